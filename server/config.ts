@@ -1,0 +1,128 @@
+// All configuration, from the environment (MASKFLOW_*), with embedded defaults so
+// `npm start` works on a fresh machine. The worker receives the same object.
+import path from 'node:path';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface Config {
+  host: string;
+  port: number;
+  modelsDir: string;
+  defaultModel?: string;
+  dataDir: string;
+  apiKeys: string[];
+  /** Hosts or CIDRs URL fetching may reach although private/loopback. */
+  urlAllowlist: string[];
+
+  /** Inference: one place for execution provider, dtype and threads. */
+  ep: ExecutionProvider;
+  /** CUDA device id when ep = cuda. */
+  deviceId: number;
+  /** ORT intra-op threads; 0 = ORT's default (all cores). */
+  threads: number;
+  /** Bound on pooled ORT sessions, bytes of model weights. */
+  sessionCacheBytes: number;
+  /** Bound on the node output cache in each worker. */
+  outputCacheBytes: number;
+  /** Number of execution workers (one per device). */
+  workers: number;
+
+  /** Image loading limits. */
+  maxImageBytes: number;
+  maxImagePixels: number;
+  fetchTimeoutMs: number;
+  maxRedirects: number;
+  /** LoRA / embedding download limit. */
+  maxModelFileBytes: number;
+
+  /** Request limits. */
+  maxSteps: number;
+  maxSide: number;
+  maxNumImages: number;
+  maxWorkflowNodes: number;
+  maxBodyBytes: number;
+  maxQueue: number;
+  /** Requests per minute per API key (or per IP without keys); 0 = unlimited. */
+  rateLimitPerMinute: number;
+  corsOrigins: string[];
+
+  /** Safety checker model folder; `refuse` fails requests that ask for a check no model can do. */
+  safetyModel?: string;
+  safetyPolicy: 'report' | 'refuse';
+  safetyAction: 'black' | 'blur';
+
+  promptExpander?: { url: string; model: string; apiKey?: string; timeoutMs: number };
+
+  /** Redis URL for scale-out mode (BullMQ); absent = embedded SQLite queue. */
+  redisUrl?: string;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function list(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function int(env: Env, name: string, def: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${v}"`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const expanderUrl = env.MASKFLOW_PROMPT_EXPANDER_URL;
+  return {
+    host: env.MASKFLOW_HOST || '127.0.0.1',
+    port: int(env, 'MASKFLOW_PORT', 8188),
+    modelsDir: path.resolve(cwd, env.MASKFLOW_MODELS_DIR || './models'),
+    defaultModel: env.MASKFLOW_DEFAULT_MODEL || undefined,
+    dataDir: path.resolve(cwd, env.MASKFLOW_DATA_DIR || './data'),
+    apiKeys: list(env.MASKFLOW_API_KEYS),
+    urlAllowlist: list(env.MASKFLOW_URL_ALLOWLIST),
+    ep: oneOf(env, 'MASKFLOW_EP', ['cpu', 'cuda'] as const, 'cpu'),
+    deviceId: int(env, 'MASKFLOW_DEVICE_ID', 0),
+    threads: int(env, 'MASKFLOW_THREADS', 0),
+    sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
+    outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
+    workers: int(env, 'MASKFLOW_WORKERS', 1),
+    maxImageBytes: int(env, 'MASKFLOW_MAX_IMAGE_MB', 32) * 1024 * 1024,
+    maxImagePixels: int(env, 'MASKFLOW_MAX_IMAGE_PIXELS', 64 * 1024 * 1024),
+    fetchTimeoutMs: int(env, 'MASKFLOW_FETCH_TIMEOUT_MS', 20000),
+    maxRedirects: int(env, 'MASKFLOW_MAX_REDIRECTS', 5),
+    maxModelFileBytes: int(env, 'MASKFLOW_MAX_MODEL_FILE_MB', 2048) * 1024 * 1024,
+    maxSteps: int(env, 'MASKFLOW_MAX_STEPS', 150),
+    maxSide: int(env, 'MASKFLOW_MAX_SIDE', 2048),
+    maxNumImages: int(env, 'MASKFLOW_MAX_NUM_IMAGES', 8),
+    maxWorkflowNodes: int(env, 'MASKFLOW_MAX_WORKFLOW_NODES', 500),
+    maxBodyBytes: int(env, 'MASKFLOW_MAX_BODY_MB', 50) * 1024 * 1024,
+    maxQueue: int(env, 'MASKFLOW_MAX_QUEUE', 1000),
+    rateLimitPerMinute: int(env, 'MASKFLOW_RATE_LIMIT_PER_MINUTE', 0),
+    corsOrigins: list(env.MASKFLOW_CORS_ORIGINS),
+    safetyModel: env.MASKFLOW_SAFETY_MODEL ? path.resolve(cwd, env.MASKFLOW_SAFETY_MODEL) : undefined,
+    safetyPolicy: oneOf(env, 'MASKFLOW_SAFETY_POLICY', ['report', 'refuse'] as const, 'report'),
+    safetyAction: oneOf(env, 'MASKFLOW_SAFETY_ACTION', ['black', 'blur'] as const, 'black'),
+    promptExpander: expanderUrl
+      ? {
+          url: expanderUrl,
+          model: env.MASKFLOW_PROMPT_EXPANDER_MODEL || 'default',
+          apiKey: env.MASKFLOW_PROMPT_EXPANDER_KEY || undefined,
+          timeoutMs: int(env, 'MASKFLOW_PROMPT_EXPANDER_TIMEOUT_MS', 30000),
+        }
+      : undefined,
+    redisUrl: env.MASKFLOW_REDIS_URL || undefined,
+    logLevel: env.MASKFLOW_LOG_LEVEL || 'info',
+  };
+}

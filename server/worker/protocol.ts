@@ -1,0 +1,19 @@
+// Messages between the main thread (or a queue consumer) and an execution worker.
+import type { Config } from '../config.js';
+import type { RunEvent } from '../engine/events.js';
+
+export interface RunJob {
+  runId: string;
+  workflow: unknown;
+  inputs?: Record<string, unknown>;
+}
+
+export type ToWorker =
+  | { type: 'init'; config: Config; nodeDirs?: string[] }
+  | { type: 'run'; job: RunJob }
+  | { type: 'cancel'; runId: string };
+
+export type FromWorker =
+  | { type: 'ready'; nodeTypes: string[] }
+  | { type: 'event'; event: RunEvent }
+  | { type: 'init-error'; message: string };
