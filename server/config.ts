@@ -32,6 +32,8 @@ export interface Config {
   maxImagePixels: number;
   fetchTimeoutMs: number;
   maxRedirects: number;
+  /** image/load-image may read local file paths (the CLI turns this on; the server never does). */
+  allowLocalPaths: boolean;
   /** LoRA / embedding download limit. */
   maxModelFileBytes: number;
 
@@ -102,6 +104,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxImagePixels: int(env, 'MASKFLOW_MAX_IMAGE_PIXELS', 64 * 1024 * 1024),
     fetchTimeoutMs: int(env, 'MASKFLOW_FETCH_TIMEOUT_MS', 20000),
     maxRedirects: int(env, 'MASKFLOW_MAX_REDIRECTS', 5),
+    allowLocalPaths: false,
     maxModelFileBytes: int(env, 'MASKFLOW_MAX_MODEL_FILE_MB', 2048) * 1024 * 1024,
     maxSteps: int(env, 'MASKFLOW_MAX_STEPS', 150),
     maxSide: int(env, 'MASKFLOW_MAX_SIDE', 2048),

@@ -144,7 +144,7 @@ export class Executor {
 /** A failure inside a run, tied to the node where it happened. */
 export class RunFailure extends Error {
   constructor(
-    readonly cause: unknown,
+    override readonly cause: unknown,
     readonly nodeId: string,
     readonly nodeType: string,
   ) {

@@ -1,12 +1,12 @@
 // Node registry: holds definitions, compiles their param schemas once, and describes
 // them as a catalogue (JSON Schemas) for the editor and API clients.
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
 import type { AnyNodeDefinition, InputSpecs, OutputSpecs } from './node.js';
 import { isPortType, PORT_TYPES, type PortTypeInfo } from './ports.js';
 
-// ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
-const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule }).default ?? addFormatsModule;
+// ajv-formats is CommonJS whose typings declare an ES default export; require() gives the callable.
+const addFormats = createRequire(import.meta.url)('ajv-formats') as typeof import('ajv-formats').default;
 
 export function createAjv(): Ajv {
   const ajv = new Ajv({ strict: true, allErrors: true, useDefaults: true, coerceTypes: false });

@@ -23,3 +23,24 @@ declare module '../engine/ports.js' {
     MASK: Mask;
   }
 }
+
+/**
+ * Where image/crop-to-mask took its crop from, so image/uncrop can put the result back.
+ * The box is in original-image pixels; the crop was scaled to workWidth x workHeight.
+ */
+export interface CropRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  originalWidth: number;
+  originalHeight: number;
+  workWidth: number;
+  workHeight: number;
+}
+
+declare module '../engine/ports.js' {
+  interface PortValueMap {
+    CROP: CropRegion;
+  }
+}

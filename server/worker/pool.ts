@@ -67,14 +67,22 @@ export class ExecutionWorker {
   }
 
   /** Runs one job; resolves with its final event. One job at a time per worker. */
-  async run(job: RunJob, onEvent: (e: RunEvent) => void = () => {}): Promise<FinalEvent> {
-    if (this.active) throw new Error('worker is busy');
-    await this.start();
-    return new Promise<FinalEvent>((resolve) => {
+  run(job: RunJob, onEvent: (e: RunEvent) => void = () => {}): Promise<FinalEvent> {
+    if (this.active) return Promise.reject(new Error('worker is busy'));
+    // Claimed synchronously, so a dispatcher never hands this worker two jobs.
+    return new Promise<FinalEvent>((resolve, reject) => {
       this.active = { job, onEvent, resolve };
-      this.state = 'busy';
-      const msg: ToWorker = { type: 'run', job };
-      this.worker!.postMessage(msg);
+      this.start().then(
+        () => {
+          this.state = 'busy';
+          const msg: ToWorker = { type: 'run', job };
+          this.worker!.postMessage(msg);
+        },
+        (err: unknown) => {
+          this.active = undefined;
+          reject(err);
+        },
+      );
     });
   }
 

@@ -1,0 +1,67 @@
+// `maskflow serve | run | models | tokens | validate` — the command-line entry.
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.js';
+import { runCommand } from './cli/run.js';
+import { validateCommand } from './cli/validate.js';
+
+const USAGE = `usage:
+  maskflow serve                                   start the HTTP/websocket server (MASKFLOW_* env configures it)
+  maskflow run <workflow.json|name> [--input name=value ...] [--out DIR] [--models DIR] [--quiet]
+                                                   run a workflow with a progress bar and write its outputs
+  maskflow validate <workflow.json|name> [--input name=value ...]
+                                                   list every problem of a workflow (exit 1 when invalid)
+  maskflow models list|verify [--models DIR]       list model folders / check them for completeness
+  maskflow tokens <modelDir> <prompt>              token ids and count for both SDXL tokenizers (JSON)
+
+  --input values are JSON when they parse as JSON, else text; name=@path reads a local file path for image inputs.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const err = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    switch (command) {
+      case 'serve': {
+        const { startServer } = await import('./main.js');
+        const server = await startServer(loadConfig());
+        const stop = () => {
+          void server.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        return await new Promise<number>(() => {}); // runs until a signal
+      }
+      case 'run':
+        return await runCommand(rest, { out, err });
+      case 'validate':
+        return await validateCommand(rest, { out, err });
+      case 'models': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { models: { type: 'string' } } });
+        const { modelsCommand } = await import('./cli/models.js');
+        return await modelsCommand(positionals[0] ?? 'list', values.models ?? loadConfig().modelsDir, { out, err });
+      }
+      case 'tokens': {
+        const [modelDir, ...words] = rest;
+        if (!modelDir || !words.length) {
+          err(USAGE);
+          return 2;
+        }
+        const { countTokens } = await import('./sdxl/token-count.js');
+        out(JSON.stringify(await countTokens(modelDir, words.join(' '))));
+        return 0;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        err(`unknown command "${command}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    err(`maskflow ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,51 @@
+// The ONE place where execution provider, threads, dtype and output-location choices
+// are made. Everything else asks this module; nothing else hard-codes "cpu".
+import type { InferenceSession } from 'onnxruntime-node';
+import type { Config } from '../config.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface InferenceOptions {
+  /** Requested provider; `cuda` falls back to `cpu` (logged) when it cannot be loaded. */
+  ep: ExecutionProvider;
+  deviceId: number;
+  /** ORT intra-op threads; 0 = ORT default (all cores). */
+  threads: number;
+  /** Graph optimisation level handed to ORT. */
+  graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Where outputs live. 'cpu' everywhere today: onnxruntime-node 1.30 has no IO binding
+   * for CUDA buffers, so tensors round-trip through host memory between nodes. Kept here
+   * so a GPU-resident path can be switched on in one place when the binding offers it.
+   */
+  outputLocation: 'cpu';
+}
+
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads'>): InferenceOptions {
+  return {
+    ep: config.ep,
+    deviceId: config.deviceId,
+    threads: config.threads,
+    graphOptimization: 'all',
+    outputLocation: 'cpu',
+  };
+}
+
+/** ORT session options for one provider attempt. */
+export function sessionOptionsFor(opts: InferenceOptions, ep: ExecutionProvider): InferenceSession.SessionOptions {
+  const providers: InferenceSession.SessionOptions['executionProviders'] =
+    ep === 'cuda' ? [{ name: 'cuda', deviceId: opts.deviceId }, 'cpu'] : ['cpu'];
+  return {
+    executionProviders: providers,
+    graphOptimizationLevel: opts.graphOptimization,
+    ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    // Errors only: ORT's warnings about unused initializers are noise for exported models.
+    logSeverityLevel: 3,
+  };
+}
+
+/** Element types a model may declare for its float tensors. */
+export type FloatDtype = 'float32' | 'float16';
+
+/** Integer types a model may declare for ids / timesteps. */
+export type IntDtype = 'int32' | 'int64';

@@ -1,0 +1,107 @@
+// The worker's ModelStore (ctx.services.models): resolves cheap ModelRefs to pooled ORT
+// sessions and tokenizers. One owner manages model memory; node outputs stay small.
+import path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { ClipTokenizer } from '../sdxl/tokenizer.js';
+import { ModelCatalog, type Component, type ModelInfo } from './catalog.js';
+import { inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
+import type { ModelRef } from './refs.js';
+import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
+
+export interface Tokenizers {
+  tokenizer: ClipTokenizer;
+  tokenizer2: ClipTokenizer;
+}
+
+export interface ModelStoreOptions {
+  modelsDir: string;
+  defaultModel?: string;
+  inference: InferenceOptions;
+  sessionCacheBytes: number;
+  logger?: Logger;
+}
+
+export class ModelStore {
+  readonly catalog: ModelCatalog;
+  readonly pool: SessionPool;
+  private patcher?: ComponentPatcher;
+  private readonly tokenizers = new Map<string, Promise<Tokenizers>>();
+
+  constructor(readonly options: ModelStoreOptions) {
+    this.catalog = new ModelCatalog(options.modelsDir, options.defaultModel);
+    this.pool = new SessionPool(options.inference, options.sessionCacheBytes, options.logger);
+  }
+
+  static fromConfig(config: Config, logger?: Logger): ModelStore {
+    return new ModelStore({
+      modelsDir: config.modelsDir,
+      defaultModel: config.defaultModel,
+      inference: inferenceOptionsFromConfig(config),
+      sessionCacheBytes: config.sessionCacheBytes,
+      logger,
+    });
+  }
+
+  /** Registers the LoRA / textual-inversion patcher (see the comment in sessions.ts). */
+  setPatcher(patcher: ComponentPatcher | undefined): void {
+    this.patcher = patcher;
+  }
+
+  /** "" resolves to the default model; throws NodeError (model_not_found / model_incomplete). */
+  info(ref: ModelRef | string): ModelInfo {
+    return this.catalog.get(typeof ref === 'string' ? ref : ref.model);
+  }
+
+  private variantKey(ref: ModelRef, component: Component): string {
+    if (!this.patcher || (!ref.loras.length && !ref.embeddings.length)) return '';
+    return this.patcher.variantKey(ref, component);
+  }
+
+  /** The pooled session of a component for this ref (patched when the ref has LoRAs/embeddings). */
+  async getSession(ref: ModelRef, component: Component): Promise<InferenceSession> {
+    const info = this.info(ref);
+    const variant = this.variantKey(ref, component);
+    const file = path.join(info.dir, component, 'model.onnx');
+    const key = SessionPool.key(info.name, component, variant);
+    const patcher = this.patcher;
+    return this.pool.get(
+      key,
+      async () => (variant && patcher ? patcher.build({ ...ref, model: info.name }, component, { info, component, path: file }) : { path: file }),
+      info.componentBytes[component],
+    );
+  }
+
+  /** Tokenizers of a CLIP ref; embedding tokens are added by the patcher on fresh instances. */
+  getTokenizers(ref: ModelRef): Promise<Tokenizers> {
+    const info = this.info(ref);
+    const variant = this.variantKey(ref, 'text_encoder');
+    const key = `${info.name}#${variant}`;
+    let t = this.tokenizers.get(key);
+    if (!t) {
+      const patcher = this.patcher;
+      t = (async () => {
+        const toks: Tokenizers = {
+          tokenizer: await ClipTokenizer.fromDir(path.join(info.dir, 'tokenizer')),
+          tokenizer2: await ClipTokenizer.fromDir(path.join(info.dir, 'tokenizer_2')),
+        };
+        if (variant && patcher?.extendTokenizers) await patcher.extendTokenizers({ ...ref, model: info.name }, toks);
+        return toks;
+      })();
+      this.tokenizers.set(key, t);
+      t.catch(() => this.tokenizers.delete(key));
+    }
+    return t;
+  }
+
+  /** Frees both text encoders of a model (after encoding, when memory is tight). */
+  releaseTextEncoders(model: string): void {
+    const name = this.catalog.resolveName(model);
+    this.pool.release(`${name}/text_encoder`);
+  }
+
+  stats(): PoolStats {
+    return this.pool.stats();
+  }
+}

@@ -1,0 +1,60 @@
+// What the HTTP and websocket layers need from a queue. The embedded LocalQueue (SQLite +
+// worker_threads) implements it; a Redis/BullMQ variant with remote `maskflow worker`
+// processes can implement the same contract (events then arrive through Redis pub/sub).
+import type { RunEvent } from '../engine/events.js';
+import type { JobRecord, NewJob } from './job-store.js';
+
+export interface JobProgress {
+  nodeId: string;
+  nodeType?: string;
+  /** Steps done / total of the node reporting progress (denoise steps for the sampler). */
+  step: number;
+  total: number;
+  /** Nodes finished / planned in the whole run. */
+  nodesDone: number;
+  nodesTotal: number;
+}
+
+export interface SubmitResult {
+  job: JobRecord;
+  /** true when an Idempotency-Key matched an earlier job, which is returned instead. */
+  existing: boolean;
+}
+
+export type CancelResult = 'cancelled' | 'cancelling' | 'finished' | 'unknown';
+
+export type QueueListener = (event: RunEvent, job: JobRecord) => void;
+
+export interface QueueStats {
+  queued: number;
+  running: number;
+  capacity: number;
+  maxQueue: number;
+}
+
+export interface JobQueue {
+  /** Re-enqueues jobs a previous process left unfinished; starts dispatching. */
+  start(): Promise<void>;
+  /** Writes the job to the store, then queues it. Throws QueueFullError when the queue is full. */
+  submit(job: NewJob): SubmitResult;
+  get(id: string): JobRecord | undefined;
+  /** 0-based position among queued jobs; undefined when not queued. */
+  position(id: string): number | undefined;
+  progress(id: string): JobProgress | undefined;
+  cancel(id: string): CancelResult;
+  /** Resolves with the job once it reached a final status. */
+  wait(id: string): Promise<JobRecord>;
+  /** Every run event of every job (progress, previews, final). Returns an unsubscribe function. */
+  subscribe(listener: QueueListener): () => void;
+  stats(): QueueStats;
+  /** Stops dispatching; running jobs stay `running` in the store and are recovered on restart. */
+  close(): Promise<void>;
+}
+
+export class QueueFullError extends Error {
+  readonly code = 'queue_full';
+  constructor(readonly limit: number) {
+    super(`the queue is full (${limit} jobs waiting); retry later`);
+    this.name = 'QueueFullError';
+  }
+}
