@@ -29,6 +29,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fixText } from './text-fix.js';
 
 export interface ClipEncoding {
@@ -79,14 +80,70 @@ async function readJson(path: string, optional: boolean): Promise<Record<string,
   }
 }
 
+/** Vocabulary and merge ranks: immutable, shared by every tokenizer loaded from identical files. */
+export interface BpeTables {
+  encoder: ReadonlyMap<string, number>;
+  /** "first second" -> merge priority (lower merges first). */
+  ranks: ReadonlyMap<string, number>;
+}
+
+/** Builds the tables from vocab.json's object and merges.txt's text (with or without `#version`). */
+export function buildBpeTables(vocab: Record<string, number>, mergesText: string): BpeTables {
+  const encoder = new Map<string, number>();
+  for (const key in vocab) encoder.set(key, vocab[key]);
+  const ranks = new Map<string, number>();
+  let pos = mergesText.startsWith('#version') ? mergesText.indexOf('\n') + 1 : 0;
+  if (pos === 0 && mergesText.startsWith('#version')) pos = mergesText.length;
+  let rank = 0;
+  while (pos < mergesText.length && rank < MAX_MERGES) {
+    let end = mergesText.indexOf('\n', pos);
+    if (end < 0) end = mergesText.length;
+    let line = mergesText.slice(pos, end);
+    pos = end + 1;
+    const sp = line.indexOf(' ');
+    // Fast path "a b"; anything else is normalised the way Python's str.split() would.
+    if (sp <= 0 || line.indexOf(' ', sp + 1) >= 0 || /[\t\r\v\f]/.test(line)) {
+      const parts = line.trim().split(/\s+/);
+      if (parts.length !== 2) continue;
+      line = parts[0] + ' ' + parts[1];
+    }
+    ranks.set(line, rank++);
+  }
+  return { encoder, ranks };
+}
+
+const tableCache = new Map<string, BpeTables>();
+
+/** Reads vocab.json + merges.txt; parsed tables are cached by content hash (tokenizer_2 shares them). */
+async function loadTables(dir: string): Promise<BpeTables> {
+  const read = (name: string) =>
+    readFile(join(dir, name)).catch((err: Error) => {
+      throw new Error(`cannot read tokenizer file ${join(dir, name)}: ${err.message}`);
+    });
+  const [vocabBytes, mergesBytes] = await Promise.all([read('vocab.json'), read('merges.txt')]);
+  const key = createHash('sha1').update(vocabBytes).update('\0').update(mergesBytes).digest('hex');
+  const hit = tableCache.get(key);
+  if (hit) return hit;
+  let vocab: Record<string, number>;
+  try {
+    vocab = JSON.parse(vocabBytes.toString('utf8')) as Record<string, number>;
+  } catch (err) {
+    throw new Error(`cannot parse ${join(dir, 'vocab.json')}: ${(err as Error).message}`);
+  }
+  const tables = buildBpeTables(vocab, mergesBytes.toString('utf8'));
+  if (tableCache.size >= 4) tableCache.delete(tableCache.keys().next().value!);
+  tableCache.set(key, tables);
+  return tables;
+}
+
 export class ClipTokenizer {
   readonly bosId: number;
   readonly eosId: number;
   readonly padId: number;
   readonly unkId: number;
   readonly maxLength: number;
-  private readonly encoder: Map<string, number>;
-  private readonly ranks: Map<string, number>;
+  private readonly encoder: ReadonlyMap<string, number>;
+  private readonly ranks: ReadonlyMap<string, number>;
   private readonly cache = new Map<string, string[]>();
   /** Tokens split out of the raw text before anything else (special + added), content -> id. */
   private readonly noSplit = new Map<string, number>();
@@ -94,8 +151,7 @@ export class ClipTokenizer {
   private nextAddedId: number;
 
   constructor(opts: {
-    vocab: Record<string, number>;
-    merges: string[];
+    tables: BpeTables;
     bos: string;
     eos: string;
     unk: string;
@@ -104,19 +160,14 @@ export class ClipTokenizer {
     /** Added tokens already known to the tokenizer (content -> id), e.g. added_tokens_decoder. */
     addedTokens?: Record<string, number>;
   }) {
-    this.encoder = new Map(Object.entries(opts.vocab));
-    this.ranks = new Map();
-    const n = Math.min(opts.merges.length, MAX_MERGES);
-    for (let i = 0; i < n; i++) {
-      const parts = opts.merges[i].trim().split(/\s+/);
-      if (parts.length !== 2) continue;
-      this.ranks.set(parts[0] + ' ' + parts[1], i); // symbols never contain a plain space
-    }
+    this.encoder = opts.tables.encoder;
+    this.ranks = opts.tables.ranks;
     let maxId = -1;
     for (const id of this.encoder.values()) if (id > maxId) maxId = id;
+    for (const id of Object.values(opts.addedTokens ?? {})) if (id > maxId) maxId = id;
     this.nextAddedId = maxId + 1;
     const idOf = (tok: string, what: string): number => {
-      const id = this.encoder.get(tok) ?? opts.addedTokens?.[tok];
+      const id = opts.addedTokens?.[tok] ?? this.encoder.get(tok);
       if (id === undefined) throw new Error(`tokenizer ${what} token ${JSON.stringify(tok)} is not in the vocabulary`);
       return id;
     };
@@ -134,11 +185,8 @@ export class ClipTokenizer {
 
   /** Loads vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json (+ added_tokens.json). */
   static async fromDir(dir: string): Promise<ClipTokenizer> {
-    const [vocab, mergesText, config, specialMap, addedJson] = await Promise.all([
-      readJson(join(dir, 'vocab.json'), false),
-      readFile(join(dir, 'merges.txt'), 'utf8').catch((err: Error) => {
-        throw new Error(`cannot read tokenizer file ${join(dir, 'merges.txt')}: ${err.message}`);
-      }),
+    const [tables, config, specialMap, addedJson] = await Promise.all([
+      loadTables(dir),
       readJson(join(dir, 'tokenizer_config.json'), true),
       readJson(join(dir, 'special_tokens_map.json'), true),
       readJson(join(dir, 'added_tokens.json'), true),
@@ -152,13 +200,10 @@ export class ClipTokenizer {
       if (content !== undefined) added[content] = Number(id);
     }
     for (const [tok, id] of Object.entries(addedJson ?? {})) if (typeof id === 'number') added[tok] = id;
-    const lines = mergesText.replace(/\s+$/, '').split('\n');
-    const merges = lines[0]?.startsWith('#version') ? lines.slice(1) : lines;
     const eos = special('eos_token', '<|endoftext|>');
     const maxLen = config?.model_max_length;
     return new ClipTokenizer({
-      vocab: vocab as Record<string, number>,
-      merges,
+      tables,
       bos: special('bos_token', '<|startoftext|>'),
       eos,
       unk: special('unk_token', eos),

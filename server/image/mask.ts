@@ -1,0 +1,132 @@
+// Mask operations on Float32 planes in [0,1] (1 = repaint).
+import { squaredDistanceTo } from './distance.js';
+import { growMask } from './morphology.js';
+import { resamplePlane } from './resample.js';
+import type { Mask } from './types.js';
+
+export { growMask };
+
+export function emptyMask(width: number, height: number): Mask {
+  return { width, height, data: new Float32Array(width * height) };
+}
+
+export function invertMask(mask: Mask): Mask {
+  const out = new Float32Array(mask.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = 1 - mask.data[i]!;
+  return { width: mask.width, height: mask.height, data: out };
+}
+
+/** value >= threshold -> 1 else 0 (diffusers binarises at 0.5 the same way). threshold <= 0 keeps the soft mask. */
+export function thresholdMask(mask: Mask, threshold: number): Mask {
+  if (threshold <= 0) return { width: mask.width, height: mask.height, data: mask.data.slice() };
+  const out = new Float32Array(mask.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = mask.data[i]! >= threshold ? 1 : 0;
+  return { width: mask.width, height: mask.height, data: out };
+}
+
+/**
+ * Feathers outwards: the mask keeps its values, and pixels outside it get a smooth
+ * ramp (smoothstep of distance) from 1 next to the mask core (values >= 0.5) down to 0
+ * beyond `radius` pixels. Everything the mask marked for repaint stays fully repainted,
+ * and no pixel farther than `radius` from the mask is touched: the "band" is exactly
+ * the pixels within `radius` px of the mask.
+ */
+export function featherMask(mask: Mask, radius: number): Mask {
+  const { width, height, data } = mask;
+  const out = data.slice();
+  if (radius <= 0) return { width, height, data: out };
+  const d2 = squaredDistanceTo(width, height, (i) => data[i]! >= 0.5);
+  const span = radius + 1;
+  const max2 = radius * radius;
+  for (let i = 0; i < out.length; i++) {
+    const dd = d2[i]!;
+    if (dd === 0 || dd > max2) continue;
+    const t = 1 - Math.sqrt(dd) / span;
+    const ramp = t * t * (3 - 2 * t);
+    if (ramp > out[i]!) out[i] = ramp;
+  }
+  return { width, height, data: out };
+}
+
+/** Resizes a mask (triangle filter, widened when shrinking), clamped to [0,1]. */
+export function resizeMask(mask: Mask, width: number, height: number): Mask {
+  if (mask.width === width && mask.height === height) return { width, height, data: mask.data.slice() };
+  const data = resamplePlane(mask.data, mask.width, mask.height, width, height, 'triangle');
+  for (let i = 0; i < data.length; i++) data[i] = Math.min(1, Math.max(0, data[i]!));
+  return { width, height, data };
+}
+
+export interface MaskStats {
+  /** Fraction of pixels with value > 0. */
+  touched: number;
+  /** Mean value (the repainted share of the image). */
+  mean: number;
+  empty: boolean;
+  full: boolean;
+}
+
+/** Values below half an 8-bit step count as 0, above 1 minus half a step as 1. */
+const EPS = 0.5 / 255;
+
+export function maskStats(mask: Mask): MaskStats {
+  const d = mask.data;
+  let touched = 0;
+  let sum = 0;
+  let full = true;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (v > EPS) touched++;
+    if (v < 1 - EPS) full = false;
+    sum += v;
+  }
+  const n = Math.max(1, d.length);
+  return { touched: touched / n, mean: sum / n, empty: touched === 0, full };
+}
+
+/** Bounding box of pixels with value > 0, or undefined for an empty mask. */
+export function maskBounds(mask: Mask, cutoff = EPS): { x: number; y: number; width: number; height: number } | undefined {
+  const { width, height, data } = mask;
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (data[row + x]! > cutoff) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) return undefined;
+  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/** Copies a rectangle of a mask. */
+export function cropMask(mask: Mask, x: number, y: number, width: number, height: number): Mask {
+  const out = new Float32Array(width * height);
+  for (let r = 0; r < height; r++) out.set(mask.data.subarray((y + r) * mask.width + x, (y + r) * mask.width + x + width), r * width);
+  return { width, height, data: out };
+}
+
+export interface PrepareMaskOptions {
+  threshold: number;
+  grow: number;
+  feather: number;
+  invert: boolean;
+}
+
+/**
+ * invert -> threshold -> grow/shrink gives the hard mask the model sees; feathering
+ * that gives the soft mask used to composite.
+ */
+export function prepareMask(mask: Mask, opts: PrepareMaskOptions): { hard: Mask; soft: Mask } {
+  let m = opts.invert ? invertMask(mask) : mask;
+  m = thresholdMask(m, opts.threshold);
+  const hard = growMask(m, opts.grow);
+  const soft = featherMask(hard, opts.feather);
+  return { hard, soft };
+}
