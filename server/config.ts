@@ -36,6 +36,8 @@ export interface Config {
   allowLocalPaths: boolean;
   /** LoRA / embedding download limit. */
   maxModelFileBytes: number;
+  /** Time limit of one LoRA / embedding download (they are far bigger than images). */
+  modelFetchTimeoutMs: number;
 
   /** Request limits. */
   maxSteps: number;
@@ -52,12 +54,20 @@ export interface Config {
   safetyModel?: string;
   safetyPolicy: 'report' | 'refuse';
   safetyAction: 'black' | 'blur';
+  /** Image-classifier safety models: flag when P(unsafe labels) > this (overrides config.json nsfw_threshold). */
+  safetyThreshold?: number;
 
-  promptExpander?: { url: string; model: string; apiKey?: string; timeoutMs: number };
+  /** OpenAI-compatible chat-completions endpoint; systemPrompt overrides the built-in SDXL prompt. */
+  promptExpander?: { url: string; model: string; apiKey?: string; timeoutMs: number; systemPrompt?: string };
 
   /** Redis URL for scale-out mode (BullMQ); absent = embedded SQLite queue. */
   redisUrl?: string;
   logLevel: string;
+
+  /** Public base URL of the server (behind a proxy); default: from each request's Host. */
+  publicUrl?: string;
+  /** A job interrupted by restarts this many times is failed instead of run again. */
+  jobMaxAttempts: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -106,6 +116,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxRedirects: int(env, 'MASKFLOW_MAX_REDIRECTS', 5),
     allowLocalPaths: false,
     maxModelFileBytes: int(env, 'MASKFLOW_MAX_MODEL_FILE_MB', 2048) * 1024 * 1024,
+    modelFetchTimeoutMs: int(env, 'MASKFLOW_MODEL_FETCH_TIMEOUT_MS', 300000),
     maxSteps: int(env, 'MASKFLOW_MAX_STEPS', 150),
     maxSide: int(env, 'MASKFLOW_MAX_SIDE', 2048),
     maxNumImages: int(env, 'MASKFLOW_MAX_NUM_IMAGES', 8),
@@ -117,15 +128,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     safetyModel: env.MASKFLOW_SAFETY_MODEL ? path.resolve(cwd, env.MASKFLOW_SAFETY_MODEL) : undefined,
     safetyPolicy: oneOf(env, 'MASKFLOW_SAFETY_POLICY', ['report', 'refuse'] as const, 'report'),
     safetyAction: oneOf(env, 'MASKFLOW_SAFETY_ACTION', ['black', 'blur'] as const, 'black'),
+    safetyThreshold: env.MASKFLOW_SAFETY_THRESHOLD ? int(env, 'MASKFLOW_SAFETY_THRESHOLD', 0.5) : undefined,
     promptExpander: expanderUrl
       ? {
           url: expanderUrl,
           model: env.MASKFLOW_PROMPT_EXPANDER_MODEL || 'default',
           apiKey: env.MASKFLOW_PROMPT_EXPANDER_KEY || undefined,
           timeoutMs: int(env, 'MASKFLOW_PROMPT_EXPANDER_TIMEOUT_MS', 30000),
+          systemPrompt: env.MASKFLOW_PROMPT_EXPANDER_SYSTEM_PROMPT || undefined,
         }
       : undefined,
     redisUrl: env.MASKFLOW_REDIS_URL || undefined,
     logLevel: env.MASKFLOW_LOG_LEVEL || 'info',
+    publicUrl: env.MASKFLOW_PUBLIC_URL || undefined,
+    jobMaxAttempts: int(env, 'MASKFLOW_JOB_MAX_ATTEMPTS', 3),
   };
 }

@@ -5,9 +5,10 @@
 // Round trip guarantee: fromLiteGraph(toLiteGraph(wf)) deep-equals wf, key order included.
 // What LiteGraph has no place for rides along in `extra.maskflow` (workflow metadata, public
 // inputs, the original `ui`) and in each node's `properties` (workflow id, params, dangling links).
-import type { ISerialisedGraph, ISerialisedGroup, ISerialisedNode } from '@comfyorg/litegraph';
+import type { ISerialisedGraph } from '@comfyorg/litegraph';
+import type { ISerialisedGroup, ISerialisedNode } from '@comfyorg/litegraph/dist/types/serialisation';
 import type { Catalogue, CatalogueNode, Link, PublicInput, Workflow, WorkflowNode } from '../types.js';
-import { autoLayout, estimateNodeHeight, NODE_WIDTH } from './layout.js';
+import { autoLayout } from './layout.js';
 
 /** Node layout kept in `workflow.ui.nodes[id]`. */
 export interface NodeLayout {
@@ -57,7 +58,10 @@ export interface NodeProps {
   [key: string]: unknown;
 }
 
-type LgNode = ISerialisedNode & { properties?: NodeProps };
+/** LiteGraph's group title size, written by LGraphGroup.serialize() when unset. */
+const DEFAULT_GROUP_FONT = 24;
+
+type LgNode = Omit<ISerialisedNode, 'properties'> & { properties?: NodeProps };
 
 export function toLiteGraph(wf: Workflow, catalogue: Catalogue): ISerialisedGraph {
   const defs = new Map(catalogue.nodes.map((n) => [n.type, n]));
@@ -116,7 +120,8 @@ export function toLiteGraph(wf: Workflow, catalogue: Catalogue): ISerialisedGrap
       type: n.type,
       title: n.title ?? def?.title ?? n.type,
       pos: [layout.pos[0], layout.pos[1]],
-      size: layout.size ? [layout.size[0], layout.size[1]] : [NODE_WIDTH, estimateNodeHeight(def)],
+      // Without a stored size the node class computes its own (from its slots and widgets).
+      size: (layout.size ? [layout.size[0], layout.size[1]] : undefined) as unknown as [number, number],
       flags: layout.collapsed ? { collapsed: true } : {},
       order: index,
       mode: 0,
@@ -124,6 +129,7 @@ export function toLiteGraph(wf: Workflow, catalogue: Catalogue): ISerialisedGrap
       outputs: outSlots.get(id)!.map((s) => ({ name: s.name, type: s.type, links: [] as number[] })),
       properties: props,
     };
+    if (!layout.size) delete (node as Partial<LgNode>).size;
     if (layout.color) node.color = layout.color;
     if (layout.bgcolor) node.bgcolor = layout.bgcolor;
     return node;
@@ -144,7 +150,7 @@ export function toLiteGraph(wf: Workflow, catalogue: Catalogue): ISerialisedGrap
     revision: 0,
     last_node_id: ids.length,
     last_link_id: links.length,
-    nodes,
+    nodes: nodes as ISerialisedNode[],
     links,
     groups: derived.groups.map((g, i) => groupToLg(g, i + 1)),
     config: {},
@@ -157,7 +163,7 @@ export function fromLiteGraph(graph: ISerialisedGraph, catalogue?: Catalogue): W
   const defs = new Map((catalogue?.nodes ?? []).map((n) => [n.type, n]));
   const extra = (graph.extra ?? {}) as { maskflow?: MaskflowExtra; ds?: { offset: [number, number]; scale: number } };
   const mf = extra.maskflow;
-  const lgNodes = graph.nodes as LgNode[];
+  const lgNodes = graph.nodes as unknown as LgNode[];
   const wfIds = assignIds(lgNodes);
   const byLgId = new Map(lgNodes.map((n) => [n.id, n]));
   const linkById = new Map(graph.links.map((l) => [l[0], l]));
@@ -178,9 +184,9 @@ export function fromLiteGraph(graph: ISerialisedGraph, catalogue?: Catalogue): W
       const outName = src?.outputs?.[l![2]]?.name;
       if (src && outName !== undefined) links[input.name] = [wfIds.get(src)!, outName];
     }
-    for (const [name, link] of Object.entries(props.dangling ?? {})) if (!links[name]) links[name] = [link[0], link[1]];
+    for (const [name, link] of Object.entries(props.dangling ?? {}) as [string, Link][]) if (!links[name]) links[name] = [link[0], link[1]];
     if (Object.keys(links).length || props.keys?.includes('inputs')) out.inputs = links;
-    nodes[wfIds.get(n)!] = orderKeys(out, props.keys ?? [], ['type', 'title', 'params', 'inputs']) as WorkflowNode;
+    nodes[wfIds.get(n)!] = orderKeys(out, props.keys ?? [], ['type', 'title', 'params', 'inputs']) as unknown as WorkflowNode;
   }
 
   const current = currentLayout(graph, wfIds);
@@ -274,7 +280,7 @@ function deriveLayout(
 
 function currentLayout(graph: ISerialisedGraph, wfIds: Map<object, string>): MaskflowExtra['layout'] {
   const nodes: Record<string, NodeLayout> = {};
-  for (const n of graph.nodes) {
+  for (const n of graph.nodes as unknown as LgNode[]) {
     const l: NodeLayout = { pos: [round(n.pos[0]), round(n.pos[1])] };
     if (n.size) l.size = [round(n.size[0]), round(n.size[1])];
     if (n.flags?.collapsed) l.collapsed = true;
@@ -283,9 +289,9 @@ function currentLayout(graph: ISerialisedGraph, wfIds: Map<object, string>): Mas
     nodes[wfIds.get(n)!] = l;
   }
   const groups = (graph.groups ?? []).map((g: ISerialisedGroup) => {
-    const out: GroupLayout = { title: g.title, bounding: g.bounding.map((v) => round(v)) as GroupLayout['bounding'] };
+    const out: GroupLayout = { title: g.title, bounding: g.bounding.map((v: number) => round(v)) as GroupLayout['bounding'] };
     if (g.color) out.color = g.color;
-    if (g.font_size !== undefined) out.font_size = g.font_size;
+    if (g.font_size !== undefined && g.font_size !== DEFAULT_GROUP_FONT) out.font_size = g.font_size;
     return out;
   });
   return { nodes, groups };
@@ -312,12 +318,12 @@ function sameLayout(now: MaskflowExtra['layout'], was: MaskflowExtra['layout']):
   if (now.groups.length !== was.groups.length) return false;
   return now.groups.every((g, i) => {
     const h = was.groups[i]!;
-    return g.title === h.title && near(g.bounding, h.bounding) && g.color === h.color && g.font_size === h.font_size;
+    return g.title === h.title && near(g.bounding, h.bounding) && g.color === h.color && (g.font_size ?? DEFAULT_GROUP_FONT) === (h.font_size ?? DEFAULT_GROUP_FONT);
   });
 }
 
 function near(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) < 0.5);
+  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) < 1);
 }
 
 function round(v: number, f = 1): number {

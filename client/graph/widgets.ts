@@ -1,7 +1,8 @@
 // Turns widget specs (widget-spec.ts) into LiteGraph widgets bound to node.properties.params.
 // The params object holds only what the workflow sets: a widget shows the schema default until
 // it is changed, so opening and saving a workflow leaves its params untouched.
-import type { IBaseWidget, LGraphNode } from '@comfyorg/litegraph';
+import type { LGraphNode } from '@comfyorg/litegraph';
+import type { IBaseWidget } from '@comfyorg/litegraph/dist/types/widgets';
 import type { NodeProps } from './convert.js';
 import { normaliseNumber, randomSeed, type NumberSpec, type WidgetSpec } from './widget-spec.js';
 

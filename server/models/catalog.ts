@@ -30,6 +30,8 @@ export interface ModelInfo {
   /** 9 = inpainting UNet (mask + masked-image latents concatenated); 4 = base model. */
   unetInChannels: number;
   vaeScalingFactor: number;
+  /** Image sides must be multiples of this: 8 × 2^(UNet levels − 1) (32 for SDXL-shaped exports). */
+  sizeMultiple: number;
   /** Width of the UNet's time_ids: 6 (orig, crop, target) or 5 (refiner: + aesthetic score). */
   timeIdWidth: number;
   /** diffusers: a missing negative prompt gives zero embeddings instead of encoding "". */
@@ -104,6 +106,7 @@ export function readModelInfo(name: string, dir: string): ModelInfo {
     dir,
     unetInChannels: num(unet.in_channels, 4),
     vaeScalingFactor: num(vae.scaling_factor, 0.13025),
+    sizeMultiple: 8 * 2 ** Math.max(0, (Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 3) - 1),
     timeIdWidth: timeIdWidth(unet, te2),
     forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false,
     requiresAestheticsScore: index.requires_aesthetics_score === true || unet.requires_aesthetics_score === true,

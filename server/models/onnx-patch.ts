@@ -1,8 +1,8 @@
 // Produces a patched ONNX model: the graph is copied verbatim except the replaced
-// initializers. Replaced tensors either go inline (raw_data, a self-contained buffer for
-// small models) or into in-memory "external data" files that ORT's `externalData` session
-// option feeds at session creation, so the 2 GB protobuf limit never applies and the
-// untouched weights of a big model stay in their own external files on disk.
+// initializers. Replaced tensors go inline (raw_data: a self-contained buffer), into
+// in-memory "external data" files that ORT's `externalData` session option feeds at session
+// creation (no 2 GB protobuf limit, no copy of the merged weights into the protobuf), or
+// point at a file the caller already wrote next to the model (`external` replacements).
 import { concat, fields, lenField, stringField, varintField, WIRE_LEN } from './protobuf.js';
 import type { OnnxModel } from './onnx-graph.js';
 
@@ -10,16 +10,19 @@ export interface TensorReplacement {
   dims: number[];
   dataType: number;
   /** Little-endian values in dataType. */
-  data: Uint8Array;
+  data?: Uint8Array;
+  /** Or: values already written to an external file next to the model (disk materialisation). */
+  external?: { location: string; offset: number; length: number };
 }
 
 export interface PatchedModel {
   modelBytes: Uint8Array;
-  /** ORT session options the model needs (externalData files, folder of on-disk external data). */
-  sessionOptions: {
-    externalData?: { path: string; data: Uint8Array }[];
-    extra?: Record<string, unknown>;
-  };
+  /**
+   * In-memory external files for ORT's `externalData` session option. ORT then requires every
+   * external initializer to come from this table, so models whose weights live in files on
+   * disk are materialised to a folder instead (see patched-source.ts).
+   */
+  externalData: { path: string; data: Uint8Array }[];
   /** Bytes held by modelBytes + externalData (for cache accounting). */
   byteLength: number;
 }
@@ -44,8 +47,13 @@ export function patchOnnxModel(model: OnnxModel, replacements: Map<string, Tenso
   // Lay out external chunks first so tensor protos can name their file/offset.
   const files: { path: string; parts: { offset: number; data: Uint8Array }[]; size: number }[] = [];
   const where = new Map<string, { location: string; offset: number }>();
+  for (const [name, r] of replacements) {
+    if (r.external) where.set(name, { location: r.external.location, offset: r.external.offset });
+    else if (!r.data) throw new Error(`replacement for ${name} has neither data nor an external location`);
+  }
   if (mode === 'external') {
     for (const [name, r] of replacements) {
+      if (!r.data) continue;
       let f = files[files.length - 1];
       if (!f || (f.size > 0 && f.size + r.data.byteLength > chunkBytes)) {
         f = { path: `${prefix}-${files.length}.bin`, parts: [], size: 0 };
@@ -74,11 +82,12 @@ export function patchOnnxModel(model: OnnxModel, replacements: Map<string, Tenso
     tensor.push(...varintField(2, r.dataType), ...stringField(8, name));
     const w = where.get(name);
     if (w) {
-      for (const [k, v] of [['location', w.location], ['offset', String(w.offset)], ['length', String(r.data.byteLength)]] as const)
+      const length = r.external?.length ?? r.data!.byteLength;
+      for (const [k, v] of [['location', w.location], ['offset', String(w.offset)], ['length', String(length)]] as const)
         tensor.push(...lenField(13, [...stringField(1, k), ...stringField(2, v)]));
       tensor.push(...varintField(14, 1));
     } else {
-      tensor.push(...lenField(9, [r.data]));
+      tensor.push(...lenField(9, [r.data!]));
     }
     graphChunks.push(...lenField(5, tensor));
   }
@@ -93,14 +102,9 @@ export function patchOnnxModel(model: OnnxModel, replacements: Map<string, Tenso
     for (const p of f.parts) data.set(p.data, p.offset);
     return { path: f.path, data };
   });
-  const sessionOptions: PatchedModel['sessionOptions'] = {};
-  if (externalData.length) sessionOptions.externalData = externalData;
-  // A model loaded from a buffer resolves its on-disk external data against this folder.
-  if ([...model.initializers.values()].some((t) => t.external && !replacements.has(t.name)))
-    sessionOptions.extra = { session: { model_external_initializers_file_folder_path: model.dir } };
   return {
     modelBytes,
-    sessionOptions,
+    externalData,
     byteLength: modelBytes.byteLength + externalData.reduce((a, f) => a + f.data.byteLength, 0),
   };
 }

@@ -14,8 +14,10 @@ export interface EmbeddingRef {
   /** Name in <modelsDir>/embeddings, upload id, or http(s) URL. */
   source: string;
   sha256?: string;
-  /** Token the prompt uses; default: the file name without extension. */
+  /** Token the prompt uses; default: the file name without extension. N vectors -> T, T_1, ... T_{N-1}. */
   token?: string;
+  /** Or one token per vector (the API's `embeddings[].tokens`, e.g. ["<s0>", "<s1>"]). */
+  tokens?: string[];
 }
 
 export interface ModelRef {

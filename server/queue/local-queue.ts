@@ -173,7 +173,7 @@ export class LocalQueue implements JobQueue {
         break;
       case 'node:progress': {
         const now = performance.now();
-        const nodeType = entry.job.workflow && (entry.job.workflow as { nodes?: Record<string, { type?: string }> }).nodes?.[e.nodeId]?.type;
+        const nodeType = (entry.job.workflow as { nodes?: Record<string, { type?: string }> } | undefined)?.nodes?.[e.nodeId]?.type;
         if (entry.lastStepAt !== undefined && entry.progress?.nodeId === e.nodeId && e.done > entry.progress.step) {
           m?.stepTime.observe({ node_type: nodeType ?? 'unknown' }, (now - entry.lastStepAt) / 1000);
         }

@@ -1,5 +1,5 @@
 // What happens to a flagged image: replaced by black (what diffusers' checker does), or
-// blurred beyond recognition (box-downscale to a few pixels, then smooth upscale).
+// blurred beyond recognition (antialiased downscale to a few pixels, then smooth upscale).
 import type { RgbImage } from '../image/types.js';
 import { pilResize } from './pil-resize.js';
 
@@ -17,7 +17,7 @@ export function obscureBlur(img: RgbImage): RgbImage {
   const k = Math.min(1, BLUR_SHORT_SIDE / short);
   const w = Math.max(1, Math.round(img.width * k));
   const h = Math.max(1, Math.round(img.height * k));
-  const small = pilResize(img, w, h, 'box');
+  const small = pilResize(img, w, h, 'bilinear');
   return pilResize(small, img.width, img.height, 'bilinear');
 }
 

@@ -38,8 +38,8 @@ function hw(v: unknown, what: string): { height: number; width: number } {
 /** Parses a preprocessor_config.json object; old CLIPFeatureExtractor configs (`"size": 224`) mean the same as new ones. */
 export function parseImageProcessor(raw: Raw): ImageProcessor {
   const type = String(raw.image_processor_type ?? raw.feature_extractor_type ?? '');
-  const kind: 'clip' | 'vit' = /^CLIP/.test(type) ? 'clip' : /^(ViT|DeiT|BEiT|Swin)/i.test(type) ? 'vit' : (() => {
-    throw new Error(`preprocessor_config.json: unsupported image processor "${type || '(none)'}" (CLIPImageProcessor or ViTImageProcessor)`);
+  const kind: 'clip' | 'vit' = /^CLIP/.test(type) ? 'clip' : /^(ViT|DeiT|BEiT)/.test(type) ? 'vit' : (() => {
+    throw new Error(`preprocessor_config.json: unsupported image processor "${type || '(none)'}" (CLIPImageProcessor, ViTImageProcessor, DeiTImageProcessor or BEiTImageProcessor)`);
   })();
   const p: ImageProcessor = { kind, filter: pilFilterFromId(raw.resample === undefined ? (kind === 'clip' ? 3 : 2) : num(raw.resample, 'resample')) };
   if (raw.do_resize ?? true) {
@@ -48,8 +48,8 @@ export function parseImageProcessor(raw: Raw): ImageProcessor {
     else if ((size as Raw).shortest_edge !== undefined) p.resize = { shortestEdge: num((size as Raw).shortest_edge, 'size.shortest_edge') };
     else p.resize = hw(size, 'size');
   }
-  // CLIPImageProcessor crops by default; ViTImageProcessor has no crop step.
-  if (kind === 'clip' && (raw.do_center_crop ?? true)) p.crop = hw(raw.crop_size ?? 224, 'crop_size');
+  // CLIPImageProcessor crops by default; ViTImageProcessor has no crop step; DeiT/BEiT say do_center_crop.
+  if (raw.do_center_crop ?? kind === 'clip') p.crop = hw(raw.crop_size ?? 224, 'crop_size');
   if (raw.do_rescale ?? true) p.rescaleFactor = raw.rescale_factor === undefined ? 1 / 255 : num(raw.rescale_factor, 'rescale_factor');
   if (raw.do_normalize ?? true) {
     const defMean = kind === 'clip' ? [0.48145466, 0.4578275, 0.40821073] : [0.5, 0.5, 0.5];

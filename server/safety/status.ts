@@ -27,20 +27,23 @@ export function safetyStatus(config: Pick<Config, 'safetyModel' | 'safetyPolicy'
 }
 
 /**
- * For the REST layer before queueing: the error code to answer when a request asks for a
- * safety check this server cannot do and policy is 'refuse'; undefined when it may proceed.
+ * For the REST layer before queueing: the error to answer (HTTP 503) when a request asks for
+ * a safety check this server cannot do, undefined when it may proceed. Mirrors what the
+ * safety/check-image node would do in the worker: a configured but unusable folder always
+ * fails; a missing model fails only under policy 'refuse' (under 'report' the response says
+ * safety_checked: false).
  */
 export function safetyRefusal(
   config: Pick<Config, 'safetyModel' | 'safetyPolicy' | 'safetyAction'>,
   enableSafetyChecker: boolean,
-): { code: 'safety_checker_unavailable'; message: string } | undefined {
-  if (!enableSafetyChecker || config.safetyPolicy !== 'refuse') return undefined;
+): { code: 'safety_checker_unavailable' | 'safety_model_invalid'; message: string } | undefined {
+  if (!enableSafetyChecker) return undefined;
   const s = safetyStatus(config);
   if (s.available) return undefined;
+  if (s.configured) return { code: 'safety_model_invalid', message: `the configured safety model is unusable: ${s.error}` };
+  if (config.safetyPolicy !== 'refuse') return undefined;
   return {
     code: 'safety_checker_unavailable',
-    message: s.error
-      ? `the safety checker is unusable (${s.error}) and MASKFLOW_SAFETY_POLICY=refuse`
-      : 'no safety model is configured (MASKFLOW_SAFETY_MODEL) and MASKFLOW_SAFETY_POLICY=refuse; set enable_safety_checker=false or configure a model',
+    message: 'no safety model is configured (MASKFLOW_SAFETY_MODEL) and the safety policy is "refuse"; set enable_safety_checker=false or configure a model',
   };
 }

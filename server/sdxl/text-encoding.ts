@@ -61,8 +61,9 @@ export async function encodePrompt(
   clipSkip = 0,
 ): Promise<EncodedPrompt> {
   const { tokenizer, tokenizer2 } = await store.getTokenizers(clip);
-  const ids = Array.from(tokenizer.encode(prompt).ids);
-  const ids2 = Array.from(tokenizer2.encode(prompt2 || prompt).ids);
+  // Textual inversion: a multi-vector token T becomes "T T_1 ..." (diffusers' maybe_convert_prompt).
+  const ids = Array.from(tokenizer.encode(tokenizer.expandAddedTokens(prompt)).ids);
+  const ids2 = Array.from(tokenizer2.encode(tokenizer2.expandAddedTokens(prompt2 || prompt)).ids);
   const te1 = await store.getSession(clip, 'text_encoder');
   const te2 = await store.getSession(clip, 'text_encoder_2');
   const pooledName = te2.outputNames.includes('text_embeds') ? 'text_embeds' : te2.outputNames[0]!;

@@ -11,6 +11,8 @@
  *   tok.tokenize(text)      -> BPE token strings ('cat</w>', '<|endoftext|>', ...)
  *   tok.addTokens(['<ti>', '<ti>_1']) -> ids appended after the vocab (textual inversion); added tokens
  *                              are matched in the raw text like special tokens
+ *   tok.expandAddedTokens('a <ti> cat') -> 'a <ti> <ti>_1 cat' (diffusers' maybe_convert_prompt)
+ *   tok.tokenToId(token)    -> id of a vocab/added token string, or undefined
  *   tok.padId, tok.bosId, tok.eosId, tok.vocabSize (vocab + added tokens), tok.maxLength (77)
  *
  * Semantics (reference: transformers 4.38 CLIPTokenizer with ftfy installed):
@@ -230,6 +232,23 @@ export class ClipTokenizer {
       this.registerNoSplit(tok, id);
       return id;
     });
+  }
+
+  /**
+   * diffusers' `maybe_convert_prompt` for multi-vector textual inversion: every added token `T` found
+   * in the prompt is replaced by `T T_1 T_2 ...` for as many `T_i` as are registered.
+   */
+  expandAddedTokens(prompt: string): string {
+    const seen = new Set<string>();
+    let out = prompt;
+    for (const piece of this.splitSpecial(prompt)) {
+      if (piece.special === undefined || seen.has(piece.text)) continue;
+      seen.add(piece.text);
+      let replacement = piece.text;
+      for (let i = 1; this.noSplit.has(`${piece.text}_${i}`); i++) replacement += ` ${piece.text}_${i}`;
+      if (replacement !== piece.text) out = out.split(piece.text).join(replacement);
+    }
+    return out;
   }
 
   /** The id of one token string (vocab or added), if any. */

@@ -57,8 +57,8 @@ export interface Latent {
   mask?: Float32Array;
   /** Inpainting: posterior of image * (mask < 0.5) [1,4,h,w]. */
   maskedImage?: LatentDist;
-  /** VAE scaling factor the posteriors are to be scaled with. */
-  scalingFactor: number;
+  /** VAE scaling factor the posteriors are to be scaled with (absent on empty latents). */
+  scalingFactor?: number;
   /** Model folder of the VAE that produced it. */
   model?: string;
 }

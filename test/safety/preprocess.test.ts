@@ -69,3 +69,49 @@ describe('image processor details', () => {
     expect(out.data).not.toBe(img.data);
   });
 });
+
+describe('PIL resampler properties (filters without goldens)', () => {
+  function noise(w: number, h: number, seed = 1): { width: number; height: number; data: Uint8Array } {
+    let s = seed;
+    const data = new Uint8Array(w * h * 3).map(() => ((s = (s * 1103515245 + 12345) >>> 0), s >>> 24));
+    return { width: w, height: h, data };
+  }
+
+  it('box 2x downscale is the rounded 2x2 mean', () => {
+    const img = noise(8, 6);
+    const out = pilResize(img, 4, 3, 'box');
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 4; x++)
+        for (let c = 0; c < 3; c++) {
+          const at = (yy: number, xx: number) => img.data[(yy * 8 + xx) * 3 + c]!;
+          // Separable with a uint8 intermediate: row pairs first, rounded, then column pairs.
+          const h0 = Math.floor((at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + 1) / 2);
+          const h1 = Math.floor((at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1) + 1) / 2);
+          expect(out.data[(y * 4 + x) * 3 + c]).toBe(Math.floor((h0 + h1 + 1) / 2));
+        }
+  });
+
+  it.each(['bicubic', 'bilinear', 'lanczos', 'hamming', 'box', 'nearest'] as const)('%s keeps a flat image flat, up and down', (f) => {
+    const flat = { width: 13, height: 7, data: new Uint8Array(13 * 7 * 3).fill(201) };
+    for (const [w, h] of [[40, 21], [5, 3], [13, 30]]) {
+      const out = pilResize(flat, w!, h!, f);
+      expect(out).toMatchObject({ width: w, height: h });
+      expect(out.data.every((v) => v === 201)).toBe(true);
+    }
+  });
+
+  it('nearest picks pixel centres', () => {
+    const img = { width: 4, height: 1, data: new Uint8Array([0, 0, 0, 10, 10, 10, 20, 20, 20, 30, 30, 30]) };
+    expect(Array.from(pilResize(img, 2, 1, 'nearest').data)).toEqual([10, 10, 10, 30, 30, 30]);
+  });
+});
+
+describe('DeiT-style processors', () => {
+  it('resize to height x width, then centre crop when do_center_crop is set', () => {
+    const p = parseImageProcessor({ image_processor_type: 'DeiTImageProcessor', size: { height: 256, width: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 }, resample: 3 });
+    expect(p).toMatchObject({ kind: 'vit', resize: { height: 256, width: 256 }, crop: { height: 224, width: 224 }, filter: 'bicubic' });
+    const img = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 3).fill(128) };
+    const out = preprocess(p, img);
+    expect([out.width, out.height, out.data.length]).toEqual([224, 224, 3 * 224 * 224]);
+  });
+});

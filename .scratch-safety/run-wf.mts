@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { loadConfig } from '/work/main/server/config.ts';
+import { JobRunner } from '/work/main/server/worker/runner.ts';
+import { silentLogger } from '/work/main/server/log.ts';
+const img = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toBuffer();
+const mask = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+const config = loadConfig({ MASKFLOW_MODELS_DIR: '/work/main/test/fixtures/models', MASKFLOW_DEFAULT_MODEL: 'tiny-sdxl-inpaint', MASKFLOW_DATA_DIR: '/tmp/mf-data', MASKFLOW_THREADS: '1', ...JSON.parse(process.env.EXTRA ?? '{}') });
+const runner = await JobRunner.create(config, silentLogger);
+const wf = JSON.parse(readFileSync(process.env.WF ?? '/work/main/workflows/sdxl-inpaint.json', 'utf8'));
+const t0 = performance.now();
+await runner.run({ runId: 'x', workflow: wf, inputs: { prompt: 'a cat', image: `data:image/png;base64,${img.toString('base64')}`, mask: `data:image/png;base64,${mask.toString('base64')}`, steps: 3, ...JSON.parse(process.env.INPUTS ?? '{}') } } as any, (e: any) => { if (e.type.startsWith('run:') && e.type !== 'run:start') console.log(JSON.stringify(e).slice(0, 1500)); });
+console.log('ms', Math.round(performance.now() - t0));

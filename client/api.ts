@@ -1,0 +1,66 @@
+// REST calls the editor makes. Errors carry the server's {error: {code, message, problems?}}.
+import type { Catalogue, Problem, Workflow } from './types.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly problems: Problem[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface WorkflowSummary {
+  name: string;
+  builtin: boolean;
+  description?: string;
+  inputs: string[];
+}
+
+export interface Health {
+  status: string;
+  models: { name: string; complete: boolean; kind?: string }[];
+  default_model: string | null;
+}
+
+async function call<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body instanceof Blob) {
+    init.body = body;
+    (init.headers as Record<string, string>)['Content-Type'] ||= body.type || 'application/octet-stream';
+  } else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(url, init);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | undefined)?.error;
+    throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (text || res.statusText), err?.problems ?? []);
+  }
+  return json as T;
+}
+
+export const api = {
+  catalogue: () => call<Catalogue>('GET', '/v1/nodes'),
+  health: () => call<Health>('GET', '/health'),
+  listWorkflows: async () => (await call<{ workflows: WorkflowSummary[] }>('GET', '/v1/workflows')).workflows,
+  getWorkflow: (name: string) => call<Workflow>('GET', `/v1/workflows/${encodeURIComponent(name)}`),
+  saveWorkflow: (name: string, wf: Workflow) => call<{ name: string; saved: boolean }>('PUT', `/v1/workflows/${encodeURIComponent(name)}`, wf),
+  deleteWorkflow: (name: string) => call<void>('DELETE', `/v1/workflows/${encodeURIComponent(name)}`),
+  /** Uploads a file; `url` is `/v1/files/<id>`, which load-image and load-mask read from the file store (an absolute URL to this server would be refused as loopback). */
+  upload: async (file: Blob) => {
+    const res = await call<{ id: string; url: string }>('POST', '/v1/uploads', file);
+    return { id: res.id, url: `/v1/files/${res.id}` };
+  },
+};

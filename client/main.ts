@@ -1,0 +1,238 @@
+// Editor entry: loads the catalogue, opens the default (or requested) workflow, and wires the
+// toolbar, side panel, keyboard shortcuts, drag and drop, running and the mask painter.
+import '@comfyorg/litegraph/style.css';
+import './style.css';
+import { api, ApiError } from './api.js';
+import { GraphEditor } from './graph/editor.js';
+import { connectMask, currentMaskUrl } from './mask-link.js';
+import { openMaskPainter } from './mask-painter/painter.js';
+import { Sidebar } from './panels/sidebar.js';
+import { isPng, parseWorkflow, workflowFromPng } from './png.js';
+import { RunController } from './run-controller.js';
+import type { Workflow } from './types.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const EMPTY: Workflow = { version: 1, nodes: {} };
+
+function status(text: string, kind: 'info' | 'busy' | 'error' | 'ok' = 'info'): void {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.kind = kind;
+}
+
+async function main(): Promise<void> {
+  const catalogue = await api.catalogue();
+  let builtins = new Set<string>();
+  let sidebar: Sidebar;
+  const editor: GraphEditor = new GraphEditor($<HTMLCanvasElement>('graph'), catalogue, {
+    hooks: {
+      menu: (node) =>
+        Sidebar.isImageNode(editor, node.wfId!)
+          ? [
+              { content: 'Upload image…', callback: () => uploadImage(node.wfId!) },
+              { content: 'Paint mask…', callback: () => void paintMask(node.wfId!) },
+            ]
+          : [],
+      changed: (node) => showSourceImage(node.wfId!),
+      dropFile: (node, file) => void dropOnNode(node.wfId!, file),
+    },
+    onSelection: (ids) => sidebar.showNode(ids[0]),
+  });
+  sidebar = new Sidebar(editor, { uploadImage: (id) => uploadImage(id), paintMask: (id) => void paintMask(id) });
+  const runner = new RunController(editor, {
+    status,
+    running: (active) => {
+      $<HTMLButtonElement>('btn-run').disabled = active;
+      $<HTMLButtonElement>('btn-cancel').disabled = !active;
+    },
+    problems: (p) => sidebar.showProblems(p),
+    gallery: (images) => sidebar.addToGallery(images),
+  });
+
+  // ---- workflows ----
+  const load = (wf: Workflow, name?: string) => {
+    editor.load(wf);
+    $<HTMLInputElement>('wf-name').value = name ?? wf.name ?? '';
+    sidebar.showNode(undefined);
+    sidebar.showInputs();
+    sidebar.showProblems([]);
+    for (const n of editor.nodes()) showSourceImage(n.wfId!);
+  };
+  const refreshList = async () => {
+    const list = await api.listWorkflows();
+    builtins = new Set(list.filter((w) => w.builtin).map((w) => w.name));
+    const select = $<HTMLSelectElement>('wf-list');
+    select.replaceChildren(new Option('Open…', ''), ...list.map((w) => new Option(`${w.name}${w.builtin ? ' (built-in)' : ''}`, w.name)));
+  };
+  const open = async (name: string) => {
+    load(await api.getWorkflow(name), name);
+    status(`Opened ${name}`);
+  };
+  const save = async () => {
+    const name = $<HTMLInputElement>('wf-name').value.trim();
+    if (!name) return status('Name the workflow first (the field left of Open)', 'error');
+    if (builtins.has(name)) return status(`"${name}" is built-in and read-only: save it under another name`, 'error');
+    editor.setMeta('name', name);
+    try {
+      await api.saveWorkflow(name, editor.toWorkflow());
+      status(`Saved ${name}`, 'ok');
+      sidebar.showProblems([]);
+      await refreshList();
+    } catch (err) {
+      if (err instanceof ApiError && err.problems.length) {
+        editor.showProblems(err.problems);
+        sidebar.showProblems(err.problems);
+      }
+      status(`Not saved: ${(err as Error).message}`, 'error');
+    }
+  };
+  const remove = async () => {
+    const name = $<HTMLInputElement>('wf-name').value.trim();
+    if (!name || builtins.has(name)) return status('Only your own saved workflows can be deleted', 'error');
+    if (!confirm(`Delete the saved workflow "${name}"?`)) return;
+    await api.deleteWorkflow(name).then(
+      () => status(`Deleted ${name}`, 'ok'),
+      (err: Error) => status(err.message, 'error'),
+    );
+    await refreshList();
+  };
+  const download = () => {
+    const name = $<HTMLInputElement>('wf-name').value.trim() || 'workflow';
+    const blob = new Blob([`${JSON.stringify(editor.toWorkflow(), null, 2)}\n`], { type: 'application/json' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `${name}.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  };
+  /** A workflow JSON or a PNG with an embedded workflow; returns false when the file holds none. */
+  const openFile = async (file: File): Promise<boolean> => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const wf = isPng(bytes) ? await workflowFromPng(bytes) : parseWorkflow(new TextDecoder().decode(bytes));
+    if (!wf) return false;
+    load(wf, file.name.replace(/\.(json|png)$/i, ''));
+    status(`Loaded ${file.name}`);
+    return true;
+  };
+
+  // ---- images and masks ----
+  function showSourceImage(nodeId: string): void {
+    if (!Sidebar.isImageNode(editor, nodeId)) return;
+    const url = editor.param(nodeId, 'url');
+    if (typeof url !== 'string' || !/^(\/|https?:|data:image\/)/.test(url)) return;
+    const img = new Image();
+    img.onload = () => editor.canvas.setDirty(true, true);
+    img.src = url;
+    editor.setNodeView(nodeId, { images: [img] });
+  }
+  async function setImage(nodeId: string, file: File): Promise<void> {
+    status(`Uploading ${file.name}…`, 'busy');
+    const { url } = await api.upload(file);
+    editor.setParam(nodeId, 'url', url);
+    showSourceImage(nodeId);
+    status(`Image loaded into ${nodeId}`, 'ok');
+  }
+  function uploadImage(nodeId: string): void {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.accept = 'image/*';
+    input.onchange = () => input.files?.[0] && void setImage(nodeId, input.files[0]).catch((e: Error) => status(e.message, 'error'));
+    input.click();
+  }
+  async function dropOnNode(nodeId: string, file: File): Promise<void> {
+    if (Sidebar.isImageNode(editor, nodeId) && file.type.startsWith('image/')) await setImage(nodeId, file).catch((e: Error) => status(e.message, 'error'));
+  }
+  async function paintMask(nodeId: string): Promise<void> {
+    const url = editor.param(nodeId, 'url');
+    if (typeof url !== 'string' || !url) return status('Load an image into the node first (Upload image…)', 'error');
+    try {
+      const result = await openMaskPainter({ imageUrl: url, maskUrl: currentMaskUrl(editor, nodeId) });
+      if (!result) return;
+      status('Uploading mask…', 'busy');
+      const { url: maskUrl } = await api.upload(result.png);
+      status(`${connectMask(editor, nodeId, maskUrl)} (${Math.round(result.coverage * 100)}% to repaint)`, 'ok');
+    } catch (err) {
+      status((err as Error).message, 'error');
+    }
+  }
+
+  // ---- toolbar, keys, drop ----
+  $('btn-run').addEventListener('click', () => runner.run());
+  $('btn-cancel').addEventListener('click', () => runner.cancel());
+  $('btn-save').addEventListener('click', () => void save());
+  $('btn-delete').addEventListener('click', () => void remove());
+  $('btn-download').addEventListener('click', download);
+  $('btn-new').addEventListener('click', () => load(EMPTY, ''));
+  $('btn-fit').addEventListener('click', () => editor.fitView());
+  $('btn-sidebar').addEventListener('click', () => document.body.classList.toggle('sidebar-open'));
+  $<HTMLSelectElement>('wf-list').addEventListener('change', (e) => {
+    const name = (e.target as HTMLSelectElement).value;
+    (e.target as HTMLSelectElement).value = '';
+    if (name) void open(name).catch((err: Error) => status(err.message, 'error'));
+  });
+  $<HTMLInputElement>('file-input').addEventListener('change', (e) => {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) void openFile(file).then((ok) => ok || status(`${file.name} holds no maskflow workflow`, 'error'));
+  });
+  window.addEventListener('keydown', (e) => {
+    const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
+    if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
+      e.preventDefault();
+      runner.run();
+    } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') {
+      e.preventDefault();
+      void save();
+    } else if (!typing && (e.key === 'Delete' || e.key === 'Backspace') && document.querySelector('.mf-painter') === null) {
+      if (document.activeElement !== editor.canvas.canvas) editor.deleteSelected();
+    }
+  });
+  window.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  window.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+  window.addEventListener('drop', (e) => {
+    e.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = e.dataTransfer?.files[0];
+    if (!file) return;
+    const [x, y] = editor.canvas.convertEventToCanvasOffset(e);
+    const node = editor.graph.getNodeOnPos(x, y);
+    void (async () => {
+      const target = node && editor.nodes().find((n) => n === node)?.wfId;
+      if (target && Sidebar.isImageNode(editor, target) && file.type.startsWith('image/')) return dropOnNode(target, file);
+      if (!(await openFile(file))) status(`${file.name} holds no maskflow workflow (drop images on a Load image node)`, 'error');
+    })();
+  });
+
+  // ---- start ----
+  await refreshList().catch(() => undefined);
+  const requested = new URLSearchParams(location.search).get('workflow');
+  let initial = requested ?? 'sdxl-inpaint';
+  if (!requested) {
+    const health = await api.health().catch(() => undefined);
+    const hasModel = !!health?.models.some((m) => m.complete);
+    if (!hasModel) {
+      initial = 'classical-fill';
+      const note = $('note');
+      note.hidden = false;
+      note.innerHTML =
+        '<b>No diffusion model is installed</b>, so the editor opened <code>classical-fill</code> (inpainting without a model). ' +
+        'To inpaint with SDXL, put an SDXL inpainting model exported to ONNX (Hugging Face Optimum layout) in a folder under the models directory ' +
+        '(<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), check it with <code>maskflow models verify</code>, restart, and open <code>sdxl-inpaint</code>.';
+    }
+  }
+  try {
+    await open(initial);
+  } catch (err) {
+    load(EMPTY, '');
+    status(`Could not open ${initial}: ${(err as Error).message}`, 'error');
+  }
+  Object.assign(window, { maskflow: { editor, runner, open, save, workflow: () => editor.toWorkflow(), ready: true } });
+}
+
+main().catch((err: Error) => {
+  status(`The editor could not start: ${err.message}`, 'error');
+});

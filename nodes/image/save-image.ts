@@ -1,0 +1,39 @@
+import { defineNode, NodeError, Type } from '../../server/engine/index.js';
+import { CONTENT_TYPES, encodeImage } from '../../server/image/io.js';
+
+export default defineNode({
+  type: 'image/save-image',
+  title: 'Save image',
+  description:
+    'Encodes each image (PNG, JPEG or WebP) and stores it as a run output. A PNG carries the workflow JSON in a ' +
+    '"workflow" text chunk (embed_workflow), so the saved image can be loaded back as its workflow.',
+  inputs: { image: { type: 'IMAGE' } },
+  outputs: {},
+  output: true,
+  // Always store: a cached result would point at files a cleanup may have removed.
+  cache: false,
+  params: Type.Object(
+    {
+      format: Type.Union([Type.Literal('png'), Type.Literal('jpeg'), Type.Literal('webp')], { default: 'png', description: 'File format (PNG is lossless).' }),
+      quality: Type.Integer({ default: 90, minimum: 1, maximum: 100, description: 'JPEG / WebP quality.' }),
+      embed_workflow: Type.Boolean({ default: true, description: 'Store the workflow in the PNG.' }),
+    },
+    { additionalProperties: false },
+  ),
+  async execute(inputs, params, ctx) {
+    if (inputs.image.length === 0) throw new NodeError('empty_image_batch', 'no image to save', { input: 'image' });
+    const images = [];
+    for (const img of inputs.image) {
+      ctx.throwIfCancelled();
+      const bytes = await encodeImage(img, {
+        format: params.format,
+        quality: params.quality,
+        ...(params.format === 'png' && params.embed_workflow ? { pngText: { workflow: JSON.stringify(ctx.workflow) } } : {}),
+      });
+      const ext = params.format === 'jpeg' ? 'jpg' : params.format;
+      const stored = await ctx.files.save(bytes, { contentType: CONTENT_TYPES[params.format], ext });
+      images.push({ id: stored.id, filename: stored.filename, content_type: stored.contentType, width: img.width, height: img.height, size: stored.size });
+    }
+    return { ui: { images } };
+  },
+});

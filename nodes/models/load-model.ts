@@ -1,0 +1,31 @@
+import { defineNode, Type } from '../../server/engine/index.js';
+import { modelRef } from '../../server/sdxl/model-refs.js';
+
+export default defineNode({
+  type: 'models/load-model',
+  title: 'Load SDXL model',
+  description:
+    'Selects an SDXL model folder (Optimum ONNX layout) under the models directory and outputs references to its UNet, ' +
+    'text encoders and VAE. Sessions are loaded lazily by the nodes that use them and pooled across runs. ' +
+    'An empty name means the configured default model, else the first model folder found.',
+  inputs: {},
+  outputs: {
+    unet: { type: 'UNET', description: 'The denoising UNet (9 input channels = inpainting model, 4 = base model).' },
+    clip: { type: 'CLIP', description: 'Both text encoders and tokenizers.' },
+    vae: { type: 'VAE', description: 'VAE encoder and decoder.' },
+  },
+  params: Type.Object(
+    { model: Type.String({ default: '', description: 'Model folder name; "" = default model.' }) },
+    { additionalProperties: false },
+  ),
+  // The default model can change with the configuration and folders: key on the resolved name.
+  fingerprint(params, ctx) {
+    return ctx.services.models.catalog.resolveName(params.model);
+  },
+  async execute(_inputs, params, ctx) {
+    const ref = modelRef(ctx.services.models, params.model);
+    const info = ctx.services.models.info(ref);
+    ctx.log('debug', `model ${info.name}: UNet in_channels ${info.unetInChannels}, time ids ${info.timeIdWidth}`);
+    return { unet: ref, clip: { ...ref }, vae: { ...ref } };
+  },
+});

@@ -1,0 +1,71 @@
+// What the routes share: dependencies, URL building, and turning stored outputs into URLs.
+import type { Request } from 'express';
+import type { Config } from '../config.js';
+import type { NodeRegistry } from '../engine/registry.js';
+import type { RunOutputs } from '../engine/events.js';
+import type { Resolver } from '../image/fetch.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { LocalFileStore } from '../storage/local-file-store.js';
+import type { WorkflowStore } from './workflow-store.js';
+
+export interface WorkerInfo {
+  state: string;
+  restarts: number;
+  runId?: string;
+}
+
+export interface HealthSource {
+  workers(): WorkerInfo[];
+  /** Model folders found (cached; never blocks). */
+  models(): Array<{ name: string; complete: boolean; kind?: string }>;
+  executionProvider(): string;
+}
+
+export interface AppDeps {
+  config: Config;
+  registry: NodeRegistry;
+  queue: JobQueue;
+  files: LocalFileStore;
+  workflows: WorkflowStore;
+  logger: Logger;
+  metrics: Metrics;
+  health: HealthSource;
+  versions: Record<string, string>;
+  /** The workflow behind /v1/inpaint (default: the built-in sdxl-inpaint). */
+  inpaintWorkflowName?: string;
+  /** Base URL for links built without a request (webhooks); set once listening. */
+  publicUrl?: () => string;
+  /** DNS resolver for URL checks (tests inject one). */
+  resolve?: Resolver;
+  /** Static editor build to serve at / (optional). */
+  staticDir?: string;
+  startedAt?: number;
+}
+
+export function baseUrl(deps: AppDeps, req?: Request): string {
+  if (deps.config.publicUrl) return deps.config.publicUrl.replace(/\/$/, '');
+  if (req?.headers.host) return `${req.protocol}://${req.headers.host}`;
+  return deps.publicUrl?.() ?? `http://${deps.config.host}:${deps.config.port}`;
+}
+
+export const fileUrl = (base: string, id: string) => `${base}/v1/files/${id}`;
+
+const FILE_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
+/** Deep copy of run outputs where every stored-file record ({id, filename|contentType}) gains a url. */
+export function withFileUrls(outputs: RunOutputs | undefined, base: string): RunOutputs {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') {
+      const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+      if (typeof o.id === 'string' && FILE_ID.test(o.id) && ('filename' in o || 'contentType' in o || 'content_type' in o) && !('url' in o)) {
+        o.url = fileUrl(base, o.id);
+      }
+      return o;
+    }
+    return v;
+  };
+  return walk(outputs ?? {}) as RunOutputs;
+}

@@ -1,0 +1,97 @@
+// The HTTP application: auth, limits, CORS, the REST routes and JSON errors. Nothing here
+// runs inference: jobs go to the queue, whose workers run them off the event loop.
+import { existsSync } from 'node:fs';
+import express, { type Express, type RequestHandler } from 'express';
+import { ApiKeys, authMiddleware, RateLimiter } from './auth.js';
+import { errorMiddleware, HttpError } from './http-errors.js';
+import type { AppDeps } from './api/context.js';
+import { fileRoutes } from './api/files.js';
+import { healthRoutes } from './api/health.js';
+import { inpaintRoutes } from './api/inpaint.js';
+import { metricsRoutes } from './api/metrics.js';
+import { nodeRoutes } from './api/nodes.js';
+import { openApiRoutes } from './api/openapi.js';
+import { runRoutes } from './api/runs.js';
+import { uploadRoutes } from './api/uploads.js';
+import { workflowRoutes } from './api/workflows.js';
+
+export type { AppDeps } from './api/context.js';
+
+export interface Auth {
+  keys: ApiKeys;
+  limiter: RateLimiter;
+}
+
+export function createAuth(deps: Pick<AppDeps, 'config'>): Auth {
+  return { keys: new ApiKeys(deps.config.apiKeys), limiter: new RateLimiter(deps.config.rateLimitPerMinute) };
+}
+
+/** Paths that need no API key: probes, the API description, capability URLs of files, the editor's static files. */
+export function isPublicPath(path: string, method: string): boolean {
+  if (path === '/health' || path === '/openapi.json' || path === '/docs') return true;
+  if (method === 'GET' && path.startsWith('/v1/files/')) return true;
+  return !path.startsWith('/v1/') && path !== '/metrics';
+}
+
+function cors(origins: string[]): RequestHandler {
+  const any = origins.includes('*');
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin && (any || origins.includes(origin))) {
+      res.setHeader('Access-Control-Allow-Origin', any ? '*' : origin);
+      res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Max-Age', '600');
+      if (req.method === 'OPTIONS') {
+        res.status(204).end();
+        return;
+      }
+    }
+    next();
+  };
+}
+
+/** JSON endpoints refuse other media types with 415 instead of seeing an empty body. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody || req.path === '/v1/uploads' || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+  if (!req.is('application/json') && !req.is('+json')) {
+    return next(new HttpError(415, 'unsupported_media_type', `send application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`));
+  }
+  next();
+};
+
+export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path.split('/').slice(0, 3).join('/'));
+      deps.metrics.httpRequests.inc({ method: req.method, route: String(route), status: String(res.statusCode) });
+      if (res.statusCode >= 400) deps.metrics.errors.inc({ code: `http_${res.statusCode}` });
+    });
+    next();
+  });
+  if (deps.config.corsOrigins.length) app.use(cors(deps.config.corsOrigins));
+  app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath }));
+  app.use(requireJson);
+  app.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+
+  app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
+  app.use(openApiRoutes(deps));
+  app.use(inpaintRoutes(deps));
+  app.use(runRoutes(deps));
+  app.use(workflowRoutes(deps));
+  app.use(uploadRoutes(deps));
+  app.use(fileRoutes(deps));
+  app.use(nodeRoutes(deps));
+
+  if (deps.staticDir && existsSync(deps.staticDir)) app.use(express.static(deps.staticDir, { index: 'index.html' }));
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

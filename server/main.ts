@@ -1,0 +1,161 @@
+// Starts the service: job store (recovering unfinished jobs), execution workers, the HTTP
+// app and the websocket hub on one port.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { loadNodes, NODES_DIR } from './engine/loader.js';
+import type { Resolver } from './image/fetch.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { ModelCatalog } from './models/catalog.js';
+import { createApp, createAuth } from './app.js';
+import type { AppDeps, HealthSource } from './api/context.js';
+import { WorkflowStore, BUILTIN_WORKFLOWS_DIR } from './api/workflow-store.js';
+import { JobStore } from './queue/job-store.js';
+import { LocalQueue } from './queue/local-queue.js';
+import { LocalFileStore } from './storage/local-file-store.js';
+import { WorkerPool } from './worker/pool.js';
+import { WsHub } from './ws/hub.js';
+
+export interface StartOptions {
+  /** Node folders (default: nodes/); tests add toy nodes. */
+  nodeDirs?: string[];
+  logger?: Logger;
+  /** Folder of built-in workflows (default: workflows/). */
+  builtinWorkflowsDir?: string;
+  /** Workflow behind /v1/inpaint (default: sdxl-inpaint). */
+  inpaintWorkflowName?: string;
+  /** DNS resolver for request-time URL checks (tests). */
+  resolve?: Resolver;
+  /** Static editor build served at / (default: client/dist when it exists). */
+  staticDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  /** For tests and the CLI: the pieces behind the server. */
+  deps: AppDeps;
+}
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+function versions(): Record<string, string> {
+  const out: Record<string, string> = { node: process.versions.node };
+  try {
+    out.maskflow = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const require = createRequire(import.meta.url);
+    const ortPkg = require.resolve('onnxruntime-node/package.json');
+    out.onnxruntime = (JSON.parse(readFileSync(ortPkg, 'utf8')) as { version: string }).version;
+  } catch {
+    /* versions are informational */
+  }
+  return out;
+}
+
+/** Model folder listing, refreshed in the background so /health never touches the disk. */
+function modelWatcher(catalog: ModelCatalog, logger: Logger) {
+  let models: ReturnType<ModelCatalog['list']> = [];
+  const refresh = () => {
+    try {
+      models = catalog.list();
+    } catch (err) {
+      logger.warn({ err }, 'listing model folders failed');
+    }
+  };
+  refresh();
+  const timer = setInterval(refresh, 10_000);
+  timer.unref();
+  return { get: () => models, refresh, stop: () => clearInterval(timer) };
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger(config.logLevel, { component: 'server' });
+  const nodeDirs = opts.nodeDirs ?? [NODES_DIR];
+  // Importing node modules on the main thread is cheap and gives validation and the catalogue; running them is the workers' job.
+  const registry = await loadNodes(nodeDirs);
+  const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
+  const files = new LocalFileStore(path.join(config.dataDir, 'files'));
+  const metrics = new Metrics();
+  const pool = new WorkerPool(config, { nodeDirs, logger: logger.child({ component: 'pool' }) });
+  const models = modelWatcher(new ModelCatalog(config.modelsDir, config.defaultModel), logger);
+
+  try {
+    await pool.start();
+  } catch (err) {
+    store.close();
+    models.stop();
+    await pool.stop();
+    throw err;
+  }
+  const queue = new LocalQueue(
+    store,
+    { capacity: pool.workers.length, run: (job, onEvent) => pool.run(job, onEvent), cancel: (id) => pool.cancel(id) },
+    { maxQueue: config.maxQueue, maxAttempts: config.jobMaxAttempts, metrics, logger: logger.child({ component: 'queue' }) },
+  );
+  const health: HealthSource = {
+    workers: () => pool.workers.map((w) => ({ state: w.state, restarts: w.restarts, runId: w.runId })),
+    models: () => models.get(),
+    executionProvider: () => config.ep,
+  };
+  metrics.gauge('maskflow_queue_depth', 'Jobs waiting in the queue.', () => [[{}, queue.stats().queued]]);
+  metrics.gauge('maskflow_jobs_running', 'Jobs running on workers.', () => [[{}, queue.stats().running]]);
+  metrics.gauge('maskflow_worker_restarts', 'Execution worker restarts after a crash.', () =>
+    pool.workers.map((w, i) => [{ worker: String(i) }, w.restarts]),
+  );
+
+  let listeningUrl = `http://${config.host}:${config.port}`;
+  const deps: AppDeps = {
+    config,
+    registry,
+    queue,
+    files,
+    workflows: new WorkflowStore(path.join(config.dataDir, 'workflows'), opts.builtinWorkflowsDir ?? BUILTIN_WORKFLOWS_DIR),
+    logger,
+    metrics,
+    health,
+    versions: versions(),
+    inpaintWorkflowName: opts.inpaintWorkflowName,
+    publicUrl: () => listeningUrl,
+    resolve: opts.resolve,
+    staticDir: opts.staticDir ?? path.join(ROOT, 'client/dist'),
+    startedAt: Date.now(),
+  };
+  const auth = createAuth(deps);
+  const app = createApp(deps, auth);
+  const server = http.createServer(app);
+  server.requestTimeout = 0; // synchronous /v1/inpaint waits as long as the job takes
+  const hub = new WsHub(deps, auth);
+  hub.attach(server);
+  metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections]]);
+
+  await queue.start();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  listeningUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  logger.info({ url: listeningUrl, workers: pool.workers.length, nodes: registry.types().length, ep: config.ep }, 'maskflow listening');
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await queue.close();
+      hub.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await pool.stop();
+      models.stop();
+      store.close();
+    })());
+  return { url: listeningUrl, port, close, deps };
+}

@@ -1,0 +1,10 @@
+import { launchBrowser, openPage, screenshot } from './helpers.js';
+const url = process.argv[2]!;
+const b = await launchBrowser();
+const { page, errors } = await openPage(b, url);
+await page.waitForTimeout(500);
+console.log('errors', errors);
+console.log(await page.evaluate(() => JSON.stringify(Object.keys((window as any).maskflow.workflow().nodes))));
+console.log(await page.locator('#status').textContent(), await page.locator('#note').isVisible());
+await screenshot(page, 'scratch');
+await b.close();
