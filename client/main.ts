@@ -6,6 +6,7 @@ import { api, ApiError } from './api.js';
 import { GraphEditor } from './graph/editor.js';
 import { connectMask, currentMaskUrl } from './mask-link.js';
 import { openMaskPainter } from './mask-painter/painter.js';
+import { renderPalette } from './panels/palette.js';
 import { Sidebar } from './panels/sidebar.js';
 import { isPng, parseWorkflow, workflowFromPng } from './png.js';
 import { RunController } from './run-controller.js';
@@ -156,6 +157,11 @@ async function main(): Promise<void> {
     }
   }
 
+  renderPalette($('palette'), editor, (id) => {
+    editor.centreOn(id);
+    status(`Added ${id}`);
+  });
+
   // ---- toolbar, keys, drop ----
   $('btn-run').addEventListener('click', () => runner.run());
   $('btn-cancel').addEventListener('click', () => runner.cancel());
@@ -221,7 +227,9 @@ async function main(): Promise<void> {
       note.innerHTML =
         '<b>No diffusion model is installed</b>, so the editor opened <code>classical-fill</code> (inpainting without a model). ' +
         'To inpaint with SDXL, put an SDXL inpainting model exported to ONNX (Hugging Face Optimum layout) in a folder under the models directory ' +
-        '(<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), check it with <code>maskflow models verify</code>, restart, and open <code>sdxl-inpaint</code>.';
+        '(<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), check it with <code>maskflow models verify</code>, restart, and open <code>sdxl-inpaint</code>. ' +
+        '<button type="button" class="close" aria-label="Dismiss">×</button>';
+      note.querySelector('button')!.addEventListener('click', () => (note.hidden = true));
     }
   }
   try {

@@ -78,7 +78,9 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
   if (deps.config.corsOrigins.length) app.use(cors(deps.config.corsOrigins));
   app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath }));
   app.use(requireJson);
-  app.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+  const json = express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] });
+  // Uploads read their own (raw or multipart) body, whatever Content-Type they claim.
+  app.use((req, res, next) => (req.path === '/v1/uploads' ? next() : json(req, res, next)));
 
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));

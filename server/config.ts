@@ -20,6 +20,10 @@ export interface Config {
   deviceId: number;
   /** ORT intra-op threads; 0 = ORT's default (all cores). */
   threads: number;
+  /** ORT graph optimisation level (MASKFLOW_ORT_OPTIMIZATION). */
+  ortOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Let ORT's intra-op threads spin between runs (MASKFLOW_ORT_SPINNING=1). */
+  ortSpinning?: boolean;
   /** Bound on pooled ORT sessions, bytes of model weights. */
   sessionCacheBytes: number;
   /** Bound on the node output cache in each worker. */
@@ -107,6 +111,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ep: oneOf(env, 'MASKFLOW_EP', ['cpu', 'cuda'] as const, 'cpu'),
     deviceId: int(env, 'MASKFLOW_DEVICE_ID', 0),
     threads: int(env, 'MASKFLOW_THREADS', 0),
+    ortOptimization: oneOf(env, 'MASKFLOW_ORT_OPTIMIZATION', ['disabled', 'basic', 'extended', 'all'] as const, 'all'),
+    ortSpinning: env.MASKFLOW_ORT_SPINNING === '1',
     sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
     outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
     workers: int(env, 'MASKFLOW_WORKERS', 1),

@@ -52,8 +52,8 @@ export function toHttpError(err: unknown): HttpError {
     case 'charset.unsupported':
       return new HttpError(415, 'unsupported_media_type', e.message ?? 'unsupported encoding');
   }
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-    return new HttpError(e.status, 'bad_request', e.message ?? 'bad request');
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new HttpError(e.status, 'bad_request', e.expose !== false && e.message ? e.message : 'bad request');
   }
   return new HttpError(500, 'internal', 'internal server error');
 }

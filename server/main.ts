@@ -12,14 +12,18 @@ import type { Resolver } from './image/fetch.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { ModelCatalog } from './models/catalog.js';
+import { promptExpansionStatus } from './prompt/availability.js';
+import { safetyStatus } from './safety/status.js';
 import { createApp, createAuth } from './app.js';
 import type { AppDeps, HealthSource } from './api/context.js';
 import { WorkflowStore, BUILTIN_WORKFLOWS_DIR } from './api/workflow-store.js';
 import { JobStore } from './queue/job-store.js';
 import { LocalQueue } from './queue/local-queue.js';
+import { ContentHasher, hashJobInputs } from './queue/content-hashes.js';
 import { LocalFileStore } from './storage/local-file-store.js';
 import { WorkerPool } from './worker/pool.js';
 import { WsHub } from './ws/hub.js';
+import { startWebhooks } from './api/webhooks.js';
 
 export interface StartOptions {
   /** Node folders (default: nodes/); tests add toy nodes. */
@@ -59,11 +63,13 @@ function versions(): Record<string, string> {
 }
 
 /** Model folder listing, refreshed in the background so /health never touches the disk. */
-function modelWatcher(catalog: ModelCatalog, logger: Logger) {
+function modelWatcher(catalog: ModelCatalog, config: Config, logger: Logger) {
   let models: ReturnType<ModelCatalog['list']> = [];
+  let extras: Record<string, unknown> = {};
   const refresh = () => {
     try {
       models = catalog.list();
+      extras = { safety: safetyStatus(config), prompt_expansion: promptExpansionStatus(config) };
     } catch (err) {
       logger.warn({ err }, 'listing model folders failed');
     }
@@ -71,7 +77,7 @@ function modelWatcher(catalog: ModelCatalog, logger: Logger) {
   refresh();
   const timer = setInterval(refresh, 10_000);
   timer.unref();
-  return { get: () => models, refresh, stop: () => clearInterval(timer) };
+  return { get: () => models, extras: () => extras, refresh, stop: () => clearInterval(timer) };
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -83,7 +89,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const files = new LocalFileStore(path.join(config.dataDir, 'files'));
   const metrics = new Metrics();
   const pool = new WorkerPool(config, { nodeDirs, logger: logger.child({ component: 'pool' }) });
-  const models = modelWatcher(new ModelCatalog(config.modelsDir, config.defaultModel), logger);
+  const models = modelWatcher(new ModelCatalog(config.modelsDir, config.defaultModel), config, logger);
 
   try {
     await pool.start();
@@ -101,14 +107,31 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const health: HealthSource = {
     workers: () => pool.workers.map((w) => ({ state: w.state, restarts: w.restarts, runId: w.runId })),
     models: () => models.get(),
-    executionProvider: () => config.ep,
+    // What the workers' session pools report (CUDA may have fallen back to CPU), else the configured one.
+    executionProvider: () => pool.workers.find((w) => w.stats.models)?.stats.models?.effectiveEp ?? config.ep,
+    extras: () => {
+      const fallback = pool.workers.find((w) => w.stats.models?.fallbackReason)?.stats.models?.fallbackReason;
+      return { ...models.extras(), ...(fallback ? { execution_provider_fallback: fallback } : {}) };
+    },
   };
   metrics.gauge('maskflow_queue_depth', 'Jobs waiting in the queue.', () => [[{}, queue.stats().queued]]);
   metrics.gauge('maskflow_jobs_running', 'Jobs running on workers.', () => [[{}, queue.stats().running]]);
+  metrics.gauge(
+    'maskflow_model_loads_total',
+    'ORT sessions loaded by each worker (model components, LoRA-patched variants).',
+    () => pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.loads ?? 0]),
+    'counter',
+  );
+  metrics.gauge('maskflow_session_cache_hits_total', 'Session pool hits by worker.', () => pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.hits ?? 0]), 'counter');
+  metrics.gauge('maskflow_session_bytes', 'Bytes of model weights held by each worker\'s session pool.', () =>
+    pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.bytes ?? 0]),
+  );
   metrics.gauge('maskflow_worker_restarts', 'Execution worker restarts after a crash.', () =>
     pool.workers.map((w, i) => [{ worker: String(i) }, w.restarts]),
   );
 
+  const hasher = new ContentHasher(store);
+  let closing = false;
   let listeningUrl = `http://${config.host}:${config.port}`;
   const deps: AppDeps = {
     config,
@@ -123,6 +146,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     inpaintWorkflowName: opts.inpaintWorkflowName,
     publicUrl: () => listeningUrl,
     resolve: opts.resolve,
+    uploadIndex: store,
+    recordHashes: (job) => {
+      hashJobInputs(hasher, job, config.modelsDir, files)
+        .then((hashes) => {
+          if (Object.keys(hashes).length && !closing) store.setHashes(job.id, hashes);
+        })
+        .catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'hashing job inputs failed'));
+    },
     staticDir: opts.staticDir ?? path.join(ROOT, 'client/dist'),
     startedAt: Date.now(),
   };
@@ -131,6 +162,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const server = http.createServer(app);
   server.requestTimeout = 0; // synchronous /v1/inpaint waits as long as the job takes
   const hub = new WsHub(deps, auth);
+  const stopWebhooks = startWebhooks(deps);
   hub.attach(server);
   metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections]]);
 
@@ -147,7 +179,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      closing = true;
       await queue.close();
+      stopWebhooks();
       hub.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

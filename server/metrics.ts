@@ -37,9 +37,14 @@ export class Counter extends Metric {
 }
 
 export class Gauge extends Metric {
-  readonly kind = 'gauge';
   private readonly values = new Map<string, number>();
-  constructor(name: string, help: string, private readonly collect?: () => Array<[Labels, number]>) {
+  /** kind 'counter' for totals kept elsewhere (e.g. in a worker) and read at scrape time. */
+  constructor(
+    name: string,
+    help: string,
+    private readonly collect?: () => Array<[Labels, number]>,
+    readonly kind: 'gauge' | 'counter' = 'gauge',
+  ) {
     super(name, help);
   }
   set(labels: Labels, v: number): void {
@@ -94,13 +99,13 @@ export class Metrics {
   readonly nodeDuration = new Histogram('maskflow_node_duration_seconds', 'Node execution time by node type.', SECONDS);
   readonly stepTime = new Histogram('maskflow_step_seconds', 'Time between progress steps (denoise steps) by node type.', SECONDS);
   readonly cacheHits = new Counter('maskflow_cache_hits_total', 'Nodes served from the output cache, by node type.');
-  readonly modelLoads = new Counter('maskflow_model_loads_total', 'Model sessions loaded by the workers (from node log events).');
   readonly errors = new Counter('maskflow_errors_total', 'Errors by code (failed jobs and HTTP errors).');
+  readonly webhooks = new Counter('maskflow_webhooks_total', 'Webhook deliveries by result.');
   private readonly extra: Metric[] = [];
 
   /** Registers a gauge whose values are collected at scrape time. */
-  gauge(name: string, help: string, collect: () => Array<[Labels, number]>): void {
-    this.extra.push(new Gauge(name, help, collect));
+  gauge(name: string, help: string, collect: () => Array<[Labels, number]>, kind: 'gauge' | 'counter' = 'gauge'): void {
+    this.extra.push(new Gauge(name, help, collect, kind));
   }
 
   render(): string {
@@ -112,8 +117,8 @@ export class Metrics {
       this.nodeDuration,
       this.stepTime,
       this.cacheHits,
-      this.modelLoads,
       this.errors,
+      this.webhooks,
       ...this.extra,
     ];
     return `${all.map((m) => m.render()).join('\n')}\n`;

@@ -37,7 +37,10 @@ export default defineNode({
   async execute(inputs, params, ctx) {
     if (!params.prompt.trim() && !params.prompt_2.trim()) ctx.log('info', 'empty prompt: the model is conditioned on ""');
     try {
-      return await encodeTextNode(ctx.services.models, inputs.clip, params);
+      const { positive, negative, truncated } = await encodeTextNode(ctx.services.models, inputs.clip, params);
+      if (truncated.positive) ctx.log('warn', 'prompt is longer than 75 tokens; the rest was dropped (CLIP limit)');
+      if (truncated.negative) ctx.log('warn', 'negative prompt is longer than 75 tokens; the rest was dropped (CLIP limit)');
+      return { positive, negative };
     } catch (err) {
       if (err instanceof NodeError) throw err;
       throw new NodeError('text_encoding_failed', `prompt encoding failed: ${(err as Error).message}`, { input: 'clip' });

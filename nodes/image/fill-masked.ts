@@ -32,8 +32,20 @@ export default defineNode({
       ctx.throwIfCancelled();
       const img = inputs.image[i]!;
       const mask = resizeMask(inputs.mask, img.width, img.height);
-      out.push(fillMasked(img, mask, params.method, { seed: params.seed + i, radius: params.radius }));
-      ctx.progress(i + 1, inputs.image.length);
+      const n = inputs.image.length;
+      out.push(
+        await fillMasked(img, mask, params.method, {
+          seed: params.seed + i,
+          radius: params.radius,
+          // Yield between patchmatch iterations so a cancel can arrive and stop the run.
+          checkpoint: async (done, total) => {
+            await new Promise((r) => setImmediate(r));
+            ctx.throwIfCancelled();
+            ctx.progress(i * total + done, n * total);
+          },
+        }),
+      );
+      ctx.progress(i + 1, n);
     }
     return { image: out };
   },

@@ -35,6 +35,11 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
+  // A replaced file in the loras folder must not hit a cached output.
+  async fingerprint(params, ctx) {
+    const sources = [params.lora, ...params.loras.map((l) => l.path)].filter((s) => s.trim());
+    return (await Promise.all(sources.map((s) => ctx.services.adapters.sources.fingerprint('lora', s)))).join('|');
+  },
   async execute(inputs, params, ctx) {
     const requests: LoraRequest[] = [];
     if (params.lora.trim()) requests.push({ source: params.lora, strengthModel: params.strength_model, strengthClip: params.strength_clip, param: 'lora' });

@@ -29,6 +29,9 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
+  async fingerprint(params, ctx) {
+    return (await Promise.all(params.embeddings.map((e) => ctx.services.adapters.sources.fingerprint('embedding', e.path)))).join('|');
+  },
   async execute(inputs, params, ctx) {
     if (!params.embeddings.length) return { clip: inputs.clip };
     const { models, adapters } = ctx.services;

@@ -7,6 +7,7 @@ import type { Resolver } from '../image/fetch.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import type { JobRecord } from '../queue/job-store.js';
 import type { LocalFileStore } from '../storage/local-file-store.js';
 import type { WorkflowStore } from './workflow-store.js';
 
@@ -21,6 +22,8 @@ export interface HealthSource {
   /** Model folders found (cached; never blocks). */
   models(): Array<{ name: string; complete: boolean; kind?: string }>;
   executionProvider(): string;
+  /** Other facts for /health (safety checker, prompt expander), refreshed in the background. */
+  extras?(): Record<string, unknown>;
 }
 
 export interface AppDeps {
@@ -37,6 +40,10 @@ export interface AppDeps {
   inpaintWorkflowName?: string;
   /** Base URL for links built without a request (webhooks); set once listening. */
   publicUrl?: () => string;
+  /** Records content hashes of a new job's model and LoRA files (in the background). */
+  recordHashes?: (job: JobRecord) => void;
+  /** Content-hash index of uploads made from data URIs (the job store). */
+  uploadIndex?: { uploadByHash(sha256: string): string | undefined; putUploadHash(sha256: string, id: string): void };
   /** DNS resolver for URL checks (tests inject one). */
   resolve?: Resolver;
   /** Static editor build to serve at / (optional). */

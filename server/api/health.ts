@@ -20,6 +20,7 @@ export function healthRoutes(deps: AppDeps): Router {
       queue: { depth: q.queued, running: q.running, capacity: q.capacity, max: q.maxQueue },
       workers: workers.map((w) => ({ state: w.state, restarts: w.restarts, ...(w.runId ? { job: w.runId } : {}) })),
       auth: deps.config.apiKeys.length > 0,
+      ...(deps.health.extras?.() ?? {}),
     });
   });
   return r;

@@ -99,6 +99,7 @@ export const InpaintResponseSchema = Type.Object(
     seed: Type.Integer(),
     has_nsfw_concepts: Type.Array(Type.Boolean()),
     safety_checked: Type.Optional(Type.Array(Type.Boolean(), { description: 'Per image: whether a safety checker actually looked at it.' })),
+    safety_skipped: Type.Optional(Type.String({ description: 'Why no check ran: disabled, not_configured, or not_in_workflow.' })),
     prompt: Type.String({ description: 'The prompt used (the expanded one when expand_prompt ran).' }),
     timings: Type.Object({
       queue_ms: Type.Number(),

@@ -13,6 +13,8 @@ import { fieldForInput, mapInpaintRequest } from './inpaint-mapping.js';
 import { failureStatus, idempotencyKeyOf, inpaintResult, queueStatus, queueUrls, runView, submitJob } from './jobs.js';
 import { assertSafeUrl, normalizeSource, selfHostsOf, type SourceContext } from './sources.js';
 import { compileBody } from './validation.js';
+import { promptExpansionRefusal } from '../prompt/availability.js';
+import { safetyRefusal } from '../safety/status.js';
 
 export const DEFAULT_INPAINT_WORKFLOW = 'sdxl-inpaint';
 
@@ -52,6 +54,7 @@ export function inpaintRoutes(deps: AppDeps): Router {
       maxBytes: config.maxImageBytes,
       selfHosts: selfHostsOf(req, config.publicUrl ? [new URL(config.publicUrl).host] : []),
       resolve: deps.resolve,
+      uploads: deps.uploadIndex,
     };
     body.image_url = await normalizeSource(body.image_url, 'image_url', ctx);
     body.mask_url = await normalizeSource(body.mask_url, 'mask_url', ctx);
@@ -66,6 +69,15 @@ export function inpaintRoutes(deps: AppDeps): Router {
       if (!known.includes(body.model)) {
         throw new HttpError(422, 'model_not_found', `model "${body.model}" is not installed${known.length ? ` (available: ${known.join(', ')})` : ''}`, 'model');
       }
+    }
+    // Refuse before queueing what the worker would refuse anyway (never silently skip a requested feature).
+    if (declared.has('expand_prompt')) {
+      const refusal = promptExpansionRefusal(config, body.expand_prompt);
+      if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message, 'expand_prompt');
+    }
+    if (declared.has('enable_safety_checker')) {
+      const refusal = safetyRefusal(config, body.enable_safety_checker !== false);
+      if (refusal) throw new HttpError(503, refusal.code, refusal.message, 'enable_safety_checker');
     }
     const { inputs, workflow } = mapInpaintRequest(body, saved, explicit);
     const { webhook_url: webhookUrl, priority, ...params } = body;

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { validateWorkflow } from '../engine/validate.js';
 import type { Problem } from '../engine/errors.js';
+import type { Workflow } from '../engine/workflow.js';
 import { HttpError } from '../http-errors.js';
 import { QueueFullError } from '../queue/job-queue.js';
 import type { JobKind, JobRecord } from '../queue/job-store.js';
@@ -37,12 +38,31 @@ export function workflowInvalid(problems: Problem[], fieldOf?: (p: Problem) => s
   return new HttpError(422, 'workflow_invalid', `${field ?? first.path}: ${first.message}`, field, { problems });
 }
 
+/**
+ * Server limits on any workflow, whatever its nodes: sizes, steps and image counts beyond
+ * the configured maxima are refused before queueing (nodes may check again when they run).
+ */
+export function limitProblems(wf: Workflow, config: AppDeps['config']): Problem[] {
+  const limits: Record<string, number> = { width: config.maxSide, height: config.maxSide, steps: config.maxSteps, num_images: config.maxNumImages };
+  const problems: Problem[] = [];
+  for (const [id, node] of Object.entries(wf.nodes)) {
+    for (const [param, max] of Object.entries(limits)) {
+      const v = node.params?.[param];
+      if (typeof v === 'number' && v > max) {
+        problems.push({ nodeId: id, path: `nodes.${id}.params.${param}`, code: 'invalid_param', message: `${param} ${v} exceeds this server's limit of ${max}` });
+      }
+    }
+  }
+  return problems;
+}
+
 /** Validates the whole graph with its inputs, then stores and queues the job. */
 export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; existing: boolean } {
-  const { problems } = validateWorkflow(spec.workflow, deps.registry, { inputs: spec.inputs, maxNodes: deps.config.maxWorkflowNodes });
+  const { problems, resolved } = validateWorkflow(spec.workflow, deps.registry, { inputs: spec.inputs, maxNodes: deps.config.maxWorkflowNodes });
+  if (resolved) problems.push(...limitProblems(resolved, deps.config));
   if (problems.length) throw workflowInvalid(problems, spec.fieldOf);
   try {
-    return deps.queue.submit({
+    const submitted = deps.queue.submit({
       id: newJobId(),
       kind: spec.kind,
       priority: spec.priority ?? 0,
@@ -57,6 +77,8 @@ export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; ex
       versions: deps.versions,
       webhookUrl: spec.webhookUrl,
     });
+    if (!submitted.existing) deps.recordHashes?.(submitted.job);
+    return submitted;
   } catch (err) {
     if (err instanceof QueueFullError) {
       throw new HttpError(503, 'queue_full', err.message, undefined, {}, { 'Retry-After': '5' });
@@ -115,6 +137,10 @@ export function runView(deps: AppDeps, job: JobRecord, base: string) {
     ...(job.status === 'queued' ? { position: deps.queue.position(job.id) ?? 0 } : {}),
     ...(progress && job.status === 'running' ? { progress } : {}),
     attempts: job.attempts,
+    ...(job.seed !== undefined ? { seed: job.seed } : {}),
+    ...(job.model ? { model: job.model } : {}),
+    ...(job.hashes ? { hashes: job.hashes } : {}),
+    ...(job.versions ? { versions: job.versions } : {}),
     ...(job.outputs ? { outputs: withFileUrls(job.outputs, base) } : {}),
     ...(job.timings ? { timings: job.timings } : {}),
     ...(job.error ? { error: job.error } : {}),
@@ -161,6 +187,7 @@ export async function inpaintResult(deps: AppDeps, job: JobRecord, req: Request 
     out.push({ url, width: img.width ?? 0, height: img.height ?? 0, content_type: contentType });
   }
   const flags = findUiValue<boolean[]>(outputs, 'has_nsfw_concepts', (v) => Array.isArray(v));
+  const skipped = findUiValue<string>(outputs, 'safety_skipped', (v) => typeof v === 'string');
   const checked = findUiValue<boolean[]>(outputs, 'safety_checked', (v) => Array.isArray(v));
   const perImage = images.map((img) => img.nsfw ?? img.has_nsfw_concept);
   const hasNsfw = flags ?? (perImage.every((v) => typeof v === 'boolean') && images.length ? (perImage as boolean[]) : images.map(() => false));
@@ -173,6 +200,7 @@ export async function inpaintResult(deps: AppDeps, job: JobRecord, req: Request 
     seed: job.seed ?? 0,
     has_nsfw_concepts: hasNsfw,
     safety_checked: safetyChecked,
+    ...(skipped ? { safety_skipped: skipped } : !flags && !checked ? { safety_skipped: 'not_in_workflow' } : {}),
     prompt,
     timings: { queue_ms: queueMs, inference_ms: Math.round(job.timings?.total ?? 0), nodes_ms: roundAll(job.timings?.nodes ?? {}) },
     request_id: job.id,

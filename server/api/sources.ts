@@ -3,6 +3,7 @@
 // - data: URIs are stored as uploads (jobs then hold a short reference, not megabytes);
 // - this server's own file URLs (/v1/files/<id>, absolute or relative) become upload:<id>;
 // - other http(s) URLs must pass the SSRF policy (the worker checks again when it fetches).
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { NodeError } from '../engine/errors.js';
 import { isDataUri, parseDataUri } from '../image/data-uri.js';
@@ -17,6 +18,8 @@ export interface SourceContext {
   /** Hosts (host[:port]) under which clients reach this server, for recognising its own file URLs. */
   selfHosts: Set<string>;
   resolve?: Resolver;
+  /** Content-hash index so identical data URIs map to one upload id (and hit the node caches). */
+  uploads?: { uploadByHash(sha256: string): string | undefined; putUploadHash(sha256: string, id: string): void };
 }
 
 const FILE_PATH = /^\/v1\/files\/([A-Za-z0-9_-]{16,64})(?:\.[a-z0-9]+)?$/;
@@ -41,8 +44,12 @@ export async function normalizeSource(raw: string, field: string, ctx: SourceCon
     if (opts.allowData === false) throw unprocessable('invalid_url', 'a data URI is not accepted here', field);
     try {
       const { bytes, contentType } = parseDataUri(text, ctx.maxBytes);
+      const hash = createHash('sha256').update(contentType).update('\0').update(bytes).digest('hex');
+      const known = ctx.uploads?.uploadByHash(hash);
+      if (known && (await ctx.files.meta(known))) return `upload:${known}`;
       const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]/g, '') || 'bin';
       const stored = await ctx.files.save(bytes, { contentType, ext });
+      ctx.uploads?.putUploadHash(hash, stored.id);
       return `upload:${stored.id}`;
     } catch (err) {
       throw fromNodeError(err, field);

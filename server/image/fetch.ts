@@ -28,6 +28,11 @@ export interface SafeFetchOptions {
   body?: Uint8Array | string;
   /** DNS resolver (defaults to dns.lookup with all addresses); tests inject one. */
   resolve?: Resolver;
+  /**
+   * Streams the body instead of buffering it (large downloads such as LoRA files):
+   * each chunk is passed here, awaited, and `bytes` of the result is empty.
+   */
+  onData?: (chunk: Uint8Array) => void | Promise<void>;
 }
 
 export interface SafeFetchResult {
@@ -153,7 +158,7 @@ function send(target: VettedUrl, opts: SafeFetchOptions, method: string, body: U
   });
 }
 
-async function readBody(res: RawResponse, url: URL, maxBytes: number): Promise<Uint8Array> {
+async function readBody(res: RawResponse, url: URL, maxBytes: number, onData?: SafeFetchOptions['onData']): Promise<Uint8Array> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     res.body.destroy();
@@ -167,8 +172,10 @@ async function readBody(res: RawResponse, url: URL, maxBytes: number): Promise<U
       res.body.destroy();
       throw new NodeError('url_too_large', `response from "${url.hostname}" exceeds the limit of ${maxBytes} bytes`, { host: url.hostname, limit: maxBytes });
     }
-    chunks.push(chunk);
+    if (onData) await onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    else chunks.push(chunk);
   }
+  if (onData) return new Uint8Array(0);
   const buf = Buffer.concat(chunks, total);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
@@ -214,7 +221,7 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
         res.body.resume();
         throw new NodeError('url_http_error', `"${url.hostname}" answered HTTP ${res.status} for ${url.pathname}`, { host: url.hostname, status: res.status });
       }
-      const bytes = await Promise.race([readBody(res, url, opts.maxBytes), aborted]);
+      const bytes = await Promise.race([readBody(res, url, opts.maxBytes, opts.onData), aborted]);
       const contentType = String(res.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
       return { bytes, contentType, finalUrl: url.href, status: res.status };
     }

@@ -16,6 +16,8 @@ export interface FillOptions {
   seed?: number;
   /** Telea neighbourhood radius (px). */
   radius?: number;
+  /** Awaited between patchmatch iterations (yield, cancellation, progress). */
+  checkpoint?: (done: number, total: number) => void | Promise<void>;
 }
 
 /** Pixels to fill: mask value above half an 8-bit step. */
@@ -39,7 +41,7 @@ export function fillNoise(image: RgbImage, hole: Uint8Array, seed: number): RgbI
 }
 
 /** Fills the masked area (mask > 0) of an image by `method`; pixels outside are copied. */
-export function fillMasked(image: RgbImage, mask: Mask, method: FillMethod, opts: FillOptions = {}): RgbImage {
+export async function fillMasked(image: RgbImage, mask: Mask, method: FillMethod, opts: FillOptions = {}): Promise<RgbImage> {
   if (mask.width !== image.width || mask.height !== image.height) {
     throw new Error(`mask is ${mask.width}x${mask.height} but the image is ${image.width}x${image.height}`);
   }
@@ -52,7 +54,7 @@ export function fillMasked(image: RgbImage, mask: Mask, method: FillMethod, opts
     case 'telea':
       return inpaintTelea(image, hole, opts.radius ?? 5);
     case 'patchmatch':
-      return inpaintPatchMatch(image, hole, { seed: opts.seed ?? 0 });
+      return inpaintPatchMatch(image, hole, { seed: opts.seed ?? 0, checkpoint: opts.checkpoint });
     case 'noise':
       return fillNoise(image, hole, opts.seed ?? 0);
   }

@@ -50,14 +50,17 @@ async function readHeader(bytes: Uint8Array, limits: DecodeLimits): Promise<shar
 }
 
 /** Raw 8-bit sRGB pixels (1..4 channels) after EXIF orientation; first frame of animations. */
-async function decodeRaw(bytes: Uint8Array, limits: DecodeLimits): Promise<{ data: Buffer; width: number; height: number; channels: number; format: string }> {
+async function decodeRaw(
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+  keepGrey = false,
+): Promise<{ data: Buffer; width: number; height: number; channels: number; format: string }> {
   const meta = await readHeader(bytes, limits);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
-      .rotate()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 }).rotate();
+    // 8-bit greyscale masks stay one channel (no RGB expansion just to take luma again).
+    if (!(keepGrey && meta.space === 'b-w' && meta.depth === 'uchar')) pipeline = pipeline.toColourspace('srgb');
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels, format: meta.format! };
   } catch (err) {
     throw mapSharpError(err);
@@ -96,10 +99,16 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
  * mask is composited over black, so transparent pixels are "keep".
  */
 export async function decodeMask(bytes: Uint8Array, limits: DecodeLimits): Promise<Mask> {
-  const { data, width, height, channels } = await decodeRaw(bytes, limits);
+  const { data, width, height, channels } = await decodeRaw(bytes, limits, true);
   const n = width * height;
   const out = new Float32Array(n);
   const hasAlpha = channels === 2 || channels === 4;
+  if (channels === 1) {
+    const lut = new Float32Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = v / 255;
+    for (let i = 0; i < n; i++) out[i] = lut[data[i]!]!;
+    return { width, height, data: out };
+  }
   for (let i = 0, s = 0; i < n; i++, s += channels) {
     const l = channels >= 3 ? (19595 * data[s]! + 38470 * data[s + 1]! + 7471 * data[s + 2]! + 32768) >> 16 : data[s]!;
     out[i] = hasAlpha ? (l * data[s + channels - 1]!) / (255 * 255) : l / 255;

@@ -1,6 +1,6 @@
 // Mask operations on Float32 planes in [0,1] (1 = repaint).
-import { squaredDistanceTo } from './distance.js';
-import { growMask } from './morphology.js';
+import { distanceField, threshold } from './distance.js';
+import { forEachInField, growMask } from './morphology.js';
 import { resamplePlane } from './resample.js';
 import type { Mask } from './types.js';
 
@@ -35,16 +35,15 @@ export function featherMask(mask: Mask, radius: number): Mask {
   const { width, height, data } = mask;
   const out = data.slice();
   if (radius <= 0) return { width, height, data: out };
-  const d2 = squaredDistanceTo(width, height, (i) => data[i]! >= 0.5);
+  const field = distanceField(width, height, threshold(data, 0.5), radius);
   const span = radius + 1;
   const max2 = radius * radius;
-  for (let i = 0; i < out.length; i++) {
-    const dd = d2[i]!;
-    if (dd === 0 || dd > max2) continue;
+  forEachInField(field, width, (i, dd) => {
+    if (dd === 0 || dd > max2) return;
     const t = 1 - Math.sqrt(dd) / span;
     const ramp = t * t * (3 - 2 * t);
     if (ramp > out[i]!) out[i] = ramp;
-  }
+  });
   return { width, height, data: out };
 }
 

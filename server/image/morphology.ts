@@ -3,7 +3,7 @@
 // built from horizontal running maxima (van Herk / Gil-Werman), one per chord width.
 // Outside the image counts as "unchanged": a mask touching the border does not
 // shrink away from it.
-import { squaredDistanceTo } from './distance.js';
+import { boundsOf, distanceField, threshold, type DistanceField } from './distance.js';
 import type { Mask } from './types.js';
 
 export function isBinary(mask: Mask): boolean {
@@ -12,23 +12,41 @@ export function isBinary(mask: Mask): boolean {
   return true;
 }
 
+/** Calls fn(imageIndex, squaredDistance) for every pixel of the field's region. */
+export function forEachInField(field: DistanceField, width: number, fn: (i: number, d2: number) => void): void {
+  const { region, data } = field;
+  const rw = region.x1 - region.x0;
+  for (let y = region.y0; y < region.y1; y++) {
+    const src = (y - region.y0) * rw - region.x0;
+    const dst = y * width;
+    for (let x = region.x0; x < region.x1; x++) fn(dst + x, data[src + x]!);
+  }
+}
+
 /** Pixels within Euclidean distance r of a set pixel become set (binary input). */
 function growBinary(mask: Mask, r: number): Mask {
   const { width, height, data } = mask;
-  const d2 = squaredDistanceTo(width, height, (i) => data[i]! >= 0.5);
+  const field = distanceField(width, height, threshold(data, 0.5), r);
   const out = new Float32Array(data.length);
   const r2 = r * r;
-  for (let i = 0; i < out.length; i++) out[i] = d2[i]! <= r2 ? 1 : 0;
+  forEachInField(field, width, (i, d2) => {
+    if (d2 <= r2) out[i] = 1;
+  });
   return { width, height, data: out };
 }
 
 /** Pixels within distance r of an unset pixel become unset (binary input). */
 function shrinkBinary(mask: Mask, r: number): Mask {
   const { width, height, data } = mask;
-  const d2 = squaredDistanceTo(width, height, (i) => data[i]! < 0.5);
-  const out = new Float32Array(data.length);
+  const on = threshold(data, 0.5);
+  const off = new Uint8Array(on.length);
+  for (let i = 0; i < on.length; i++) off[i] = 1 - on[i]!;
+  const field = distanceField(width, height, off, r, on);
+  const out = Float32Array.from(on);
   const r2 = r * r;
-  for (let i = 0; i < out.length; i++) out[i] = d2[i]! > r2 ? 1 : 0;
+  forEachInField(field, width, (i, d2) => {
+    if (d2 <= r2) out[i] = 0;
+  });
   return { width, height, data: out };
 }
 
@@ -83,16 +101,37 @@ function dilateGrey(src: Float32Array, width: number, height: number, r: number)
   return out;
 }
 
+/** Grey-level grow/shrink, computed only on the box around the non-zero pixels plus r. */
+function growGrey(mask: Mask, r: number, radius: number): Mask {
+  const { width, height, data } = mask;
+  const out = data.slice();
+  const b = boundsOf(threshold(data, 0, true), width, height);
+  if (!b) return { width, height, data: out };
+  const x0 = Math.max(0, b.x0 - radius);
+  const y0 = Math.max(0, b.y0 - radius);
+  const w = Math.min(width, b.x1 + radius) - x0;
+  const h = Math.min(height, b.y1 + radius) - y0;
+  const sub = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = data[(y0 + y) * width + x0 + x]!;
+      sub[y * w + x] = r > 0 ? v : 1 - v;
+    }
+  }
+  const grown = dilateGrey(sub, w, h, radius);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = grown[y * w + x]!;
+      out[(y0 + y) * width + x0 + x] = r > 0 ? v : 1 - v;
+    }
+  }
+  return { width, height, data: out };
+}
+
 /** Grows (r > 0) or shrinks (r < 0) a mask by |r| pixels with a round structuring element. */
 export function growMask(mask: Mask, r: number): Mask {
   const radius = Math.round(Math.abs(r));
   if (radius === 0) return { width: mask.width, height: mask.height, data: mask.data.slice() };
   if (isBinary(mask)) return r > 0 ? growBinary(mask, radius) : shrinkBinary(mask, radius);
-  const { width, height, data } = mask;
-  if (r > 0) return { width, height, data: dilateGrey(data, width, height, radius) };
-  const inv = new Float32Array(data.length);
-  for (let i = 0; i < inv.length; i++) inv[i] = 1 - data[i]!;
-  const grown = dilateGrey(inv, width, height, radius);
-  for (let i = 0; i < grown.length; i++) grown[i] = 1 - grown[i]!;
-  return { width, height, data: grown };
+  return growGrey(mask, r, radius);
 }

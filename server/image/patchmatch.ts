@@ -12,6 +12,11 @@ export interface PatchMatchOptions {
   seed: number;
   /** Patch radius (patch side = 2r+1). */
   patchRadius?: number;
+  /**
+   * Awaited between iterations: lets the caller yield to the event loop (so a cancel
+   * message can arrive), check cancellation and report progress (done, total).
+   */
+  checkpoint?: (done: number, total: number) => void | Promise<void>;
 }
 
 interface Level {
@@ -244,7 +249,7 @@ class LevelSolver {
 }
 
 /** Fills the pixels where hole[i] = 1 with texture copied from the rest of the image. */
-export function inpaintPatchMatch(image: RgbImage, hole: Uint8Array, opts: PatchMatchOptions): RgbImage {
+export async function inpaintPatchMatch(image: RgbImage, hole: Uint8Array, opts: PatchMatchOptions): Promise<RgbImage> {
   const { width, height } = image;
   const r = opts.patchRadius ?? 3;
   const rand = mulberry32(opts.seed);
@@ -265,6 +270,9 @@ export function inpaintPatchMatch(image: RgbImage, hole: Uint8Array, opts: Patch
   }
 
   let prev: LevelSolver | undefined;
+  const itersAt = (li: number) => (li === 0 ? 3 : 5);
+  const total = pyramid.reduce((n, _l, li) => n + itersAt(li), 0);
+  let done = 0;
   for (let li = pyramid.length - 1; li >= 0; li--) {
     const level = pyramid[li]!;
     const solver = new LevelSolver(level, r, rand);
@@ -285,10 +293,11 @@ export function inpaintPatchMatch(image: RgbImage, hole: Uint8Array, opts: Patch
       solver.initNnf({ nnf: prev.nnf, w: prev.l.w, h: prev.l.h });
       solver.vote();
     }
-    const iters = li === 0 ? 3 : 5;
+    const iters = itersAt(li);
     for (let it = 0; it < iters; it++) {
       solver.patchMatchPass(it);
       solver.vote();
+      await opts.checkpoint?.(++done, total);
     }
     prev = solver;
   }

@@ -71,7 +71,8 @@ export function inpaintTelea(image: RgbImage, hole: Uint8Array, radius = 5): Rgb
   const T = new Float32Array(n);
   // Outside the hole, T is minus the distance to it, so the level sets and their
   // gradient continue smoothly across the boundary (OpenCV runs a second march for this).
-  const d2 = squaredDistanceTo(W, H, (i) => hole[i] === 1);
+  // Only T within the neighbourhood radius of the hole is ever read.
+  const d2 = squaredDistanceTo(W, H, hole, Math.max(1, Math.round(radius)) + 2);
   const heap = new Heap();
   let holes = 0;
   for (let i = 0; i < n; i++) {
@@ -172,12 +173,20 @@ export function inpaintTelea(image: RgbImage, hole: Uint8Array, radius = 5): Rgb
         if (v1 > hi1) hi1 = v1;
         if (v2 < lo2) lo2 = v2;
         if (v2 > hi2) hi2 = v2;
-        gradOf(out, q, qx, qy, 3, 0);
-        a0 += w * (out[q * 3]! + g[0]! * rx + g[1]! * ry);
-        gradOf(out, q, qx, qy, 3, 1);
-        a1 += w * (out[q * 3 + 1]! + g[0]! * rx + g[1]! * ry);
-        gradOf(out, q, qx, qy, 3, 2);
-        a2 += w * (out[q * 3 + 2]! + g[0]! * rx + g[1]! * ry);
+        if (hole[q]) {
+          // Gradients of already-filled pixels are estimates of estimates; feeding them
+          // back makes the fill streak (the "star" artefact), so they add colour only.
+          a0 += w * v0;
+          a1 += w * v1;
+          a2 += w * v2;
+        } else {
+          gradOf(out, q, qx, qy, 3, 0);
+          a0 += w * (v0 + g[0]! * rx + g[1]! * ry);
+          gradOf(out, q, qx, qy, 3, 1);
+          a1 += w * (v1 + g[0]! * rx + g[1]! * ry);
+          gradOf(out, q, qx, qy, 3, 2);
+          a2 += w * (v2 + g[0]! * rx + g[1]! * ry);
+        }
         wsum += w;
       }
     }

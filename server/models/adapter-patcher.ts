@@ -3,7 +3,7 @@
 // to the tokenizers. Also what the apply-lora / load-embeddings nodes use to resolve and
 // check files at request time (so bad files fail at the node that names them).
 import { createHash } from 'node:crypto';
-import { copyFile, link, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileStore } from '../engine/context.js';
 import { NodeError } from '../engine/errors.js';
@@ -17,6 +17,7 @@ import { patchOnnxModel, type TensorReplacement } from './onnx-patch.js';
 import { SafetensorsFile } from './safetensors.js';
 import { assertLoraMatches, planLora, type ComponentModules, type LoraPlan } from './lora.js';
 import { mergeLoras, type LoraApplication, type MergeStats } from './merge.js';
+import { jsKernel, OrtMergeKernel, type MergeKernel } from './merge-kernel.js';
 import { appendEmbeddingRows, loadEmbedding, tokenEmbeddingShape, type LoadedEmbedding, type TextEncoder } from './embeddings.js';
 import { ModelSources, type ResolvedSource } from './model-sources.js';
 import { LORA_COMPONENTS, type LoraComponent } from './lora-keys.js';
@@ -50,6 +51,7 @@ const isLoraComponent = (c: Component): c is LoraComponent => (LORA_COMPONENTS a
 export class AdapterPatcher implements ComponentPatcher {
   private readonly infos = new Map<string, Promise<ComponentInfo>>();
   private readonly embeddingMemo = new Map<string, Promise<LoadedEmbedding>>();
+  private kernel?: Promise<MergeKernel>;
   /** Every build, most recent last (tests, bench, logs). */
   readonly builds: BuildReport[] = [];
 
@@ -60,6 +62,12 @@ export class AdapterPatcher implements ComponentPatcher {
       cacheDir: string;
       /** Folder of a model by (resolved) name: the store's catalog. */
       modelDir: (name: string) => string;
+      /** Merged folders of external-data models kept on disk (oldest removed first; default 4). */
+      maxMergedDirs?: number;
+      /** 'ort' (default): matmul and casts on ORT's CPU kernels; 'js': plain JS. */
+      kernel?: 'ort' | 'js';
+      /** ORT threads of the merge kernel (0 = all cores). */
+      threads?: number;
       logger?: Logger;
     },
   ) {}
@@ -122,7 +130,7 @@ export class AdapterPatcher implements ComponentPatcher {
         apps.push({ file, plan: planLora(file, r.name, modules), strength });
       }
       const embeddings = component === 'unet' ? [] : await Promise.all(ref.embeddings.map((e) => this.refEmbedding(base.info.dir, e)));
-      const merged = mergeLoras(model, component, apps, stats, info.use);
+      const merged = mergeLoras(model, component, apps, stats, info.use, apps.length ? await this.mergeKernel() : jsKernel);
       const rows = component === 'unet' ? undefined : await appendEmbeddingRows(model, component as TextEncoder, embeddings);
       const onDisk = [...model.initializers.values()].some((t) => t.external);
       const key = createHash('sha256').update(`${base.path}\n${this.variantKey(ref, component)}`).digest('hex').slice(0, 32);
@@ -172,6 +180,12 @@ export class AdapterPatcher implements ComponentPatcher {
 
   // ── internals ────────────────────────────────────────────────────────────
 
+  private mergeKernel(): Promise<MergeKernel> {
+    if (this.opts.kernel === 'js') return Promise.resolve(jsKernel);
+    this.kernel ??= OrtMergeKernel.create(this.opts.threads ?? 0);
+    return this.kernel;
+  }
+
   private componentInfo(file: string, loaded?: OnnxModel): Promise<ComponentInfo> {
     let p = this.infos.get(file);
     if (!p) {
@@ -217,6 +231,21 @@ export class AdapterPatcher implements ComponentPatcher {
       p.catch(() => this.embeddingMemo.delete(key));
     }
     return p;
+  }
+
+  /**
+   * Keeps the newest merged folders. Removing one a live session was created from is safe:
+   * ORT has read (or mapped) the files, and the original weights are hard links.
+   */
+  private async pruneMerged(root: string, keep: string): Promise<void> {
+    const max = this.opts.maxMergedDirs ?? 4;
+    const dirs = await Promise.all(
+      (await readdir(root, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && !e.name.includes('.tmp-'))
+        .map(async (e) => ({ p: path.join(root, e.name), t: (await stat(path.join(root, e.name))).mtimeMs })),
+    );
+    dirs.sort((a, b) => b.t - a.t);
+    for (const d of dirs.slice(max)) if (d.p !== keep) await rm(d.p, { recursive: true, force: true });
   }
 
   /** Weights inline in the .onnx: merged tensors go to ORT as in-memory external data. */
@@ -277,6 +306,7 @@ export class AdapterPatcher implements ComponentPatcher {
         await stat(modelFile).catch(() => Promise.reject(err));
         await rm(tmp, { recursive: true, force: true });
       });
+      await this.pruneMerged(root, dir);
       return { path: modelFile };
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });

@@ -6,9 +6,8 @@
 import { NodeError } from '../engine/errors.js';
 import type { SafetensorsFile } from './safetensors.js';
 import type { OnnxModel } from './onnx-graph.js';
-import { decodeFloat32, readInitializerBytes } from './onnx-graph.js';
+import { decodeFloat32, encodeFloat32, readInitializerBytes } from './onnx-graph.js';
 import type { TensorReplacement } from './onnx-patch.js';
-import { encodeFloat32 } from './merge.js';
 
 export type TextEncoder = 'text_encoder' | 'text_encoder_2';
 

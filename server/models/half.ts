@@ -3,7 +3,7 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-export function f16ToF32(h: number): number {
+function f16ToF32Slow(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
@@ -12,10 +12,21 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** All 65536 half values: decoding is a table lookup. */
+const F16_TABLE = Float32Array.from({ length: 65536 }, (_, h) => f16ToF32Slow(h));
+
+export function f16ToF32(h: number): number {
+  return F16_TABLE[h & 0xffff]!;
+}
+
 /** Round-to-nearest-even float32 -> float16 bits (as numpy/torch .half()). */
 export function f32ToF16(v: number): number {
   f32[0] = v;
-  const x = u32[0]!;
+  return f32BitsToF16(u32[0]!);
+}
+
+/** Same, from the float32 bit pattern (lets callers convert through a Uint32Array view). */
+export function f32BitsToF16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;

@@ -19,15 +19,21 @@ export interface InferenceOptions {
    * so a GPU-resident path can be switched on in one place when the binding offers it.
    */
   outputLocation: 'cpu';
+  /**
+   * Let ORT's intra-op threads spin-wait between runs. Off by default: between UNet calls the
+   * sampler's own work runs on the JS thread, and spinning pool threads would compete with it.
+   */
+  allowSpinning?: boolean;
 }
 
-export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads'>): InferenceOptions {
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning'>): InferenceOptions {
   return {
     ep: config.ep,
     deviceId: config.deviceId,
     threads: config.threads,
-    graphOptimization: 'all',
+    graphOptimization: config.ortOptimization ?? 'all',
     outputLocation: 'cpu',
+    allowSpinning: config.ortSpinning ?? false,
   };
 }
 
@@ -41,6 +47,7 @@ export function sessionOptionsFor(opts: InferenceOptions, ep: ExecutionProvider)
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     // Errors only: ORT's warnings about unused initializers are noise for exported models.
     logSeverityLevel: 3,
+    extra: { 'session.intra_op.allow_spinning': opts.allowSpinning ? '1' : '0' },
   };
 }
 

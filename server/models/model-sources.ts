@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { FileStore } from '../engine/context.js';
-import { safeFetch, type Resolver } from '../image/fetch.js';
+import { assertPublicUrl, safeFetch, type Resolver } from '../image/fetch.js';
 
 export type SourceKind = 'lora' | 'embedding';
 
@@ -36,6 +36,7 @@ export interface ModelSourcesOptions {
 
 const FOLDERS: Record<SourceKind, string> = { lora: 'loras', embedding: 'embeddings' };
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,64}$/;
+const UPLOAD_REF = /^(?:upload:|\/v1\/files\/)([A-Za-z0-9_-]{1,128})(?:\.[a-z0-9]+)?$/;
 
 export function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
@@ -64,13 +65,35 @@ export class ModelSources {
       }
       return p;
     }
-    const local = await this.fromModelsDir(kind, src, param);
+    // `upload:<id>` is how the REST API hands over uploads and data URIs (also /v1/files/<id>); a bare id works too.
+    const uploadId = UPLOAD_REF.exec(src)?.[1];
+    const local = uploadId === undefined ? await this.fromModelsDir(kind, src, param) : undefined;
     if (local) return this.remember({ ...local, sha256: await this.hashFile(local.path) });
-    if (UPLOAD_ID.test(src) && opts.files) {
-      const p = await opts.files.pathOf(src);
+    const id = uploadId ?? src;
+    if (UPLOAD_ID.test(id) && opts.files) {
+      const p = await opts.files.pathOf(id);
       if (p) return this.remember({ path: p, name: src, origin: 'upload', sha256: await this.hashFile(p) });
     }
     throw new NodeError(`${kind}_not_found`, `${kind === 'lora' ? 'LoRA' : 'embedding'} "${src}" not found: not a file in ${path.join(this.options.modelsDir, FOLDERS[kind])}, an uploaded file id or an http(s) URL`, { param });
+  }
+
+  /**
+   * Cheap identity of a source for node cache keys: size and mtime of a models-folder file
+   * (so a replaced file is picked up), the string itself for URLs and uploads (immutable).
+   */
+  async fingerprint(kind: SourceKind, source: string): Promise<string> {
+    const src = source.trim();
+    if (!src || isUrl(src) || UPLOAD_REF.test(src)) return src;
+    try {
+      const local = await this.fromModelsDir(kind, src, 'source');
+      if (local) {
+        const s = await stat(local.path);
+        return `${src}@${s.size}:${s.mtimeMs}`;
+      }
+    } catch {
+      /* invalid names fail in execute with a proper error */
+    }
+    return src;
   }
 
   /** Registers a local file outside the folders (golden replay, CLI): hashed and known by its hash. */
@@ -109,6 +132,8 @@ export class ModelSources {
     const urlKey = createHash('sha256').update(url).digest('hex');
     const memo = path.join(dir, `url-${urlKey}.json`);
     const name = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'download');
+    // The address policy applies to cached URLs too, so a URL is refused or admitted the same way every time.
+    await assertPublicUrl(url, this.options.urlAllowlist, this.options.resolve);
     try {
       const { sha256 } = JSON.parse(await readFile(memo, 'utf8')) as { sha256: string };
       const p = path.join(dir, `${sha256}.safetensors`);

@@ -8,7 +8,7 @@
 import { readFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { fields, pushInts, str, WIRE_LEN, type Field } from './protobuf.js';
-import { f16ToF32, bf16ToF32 } from './half.js';
+import { f16ToF32, bf16ToF32, f32BitsToF16, f32ToBf16 } from './half.js';
 
 export const DT_FLOAT = 1;
 export const DT_FLOAT16 = 10;
@@ -228,4 +228,24 @@ export async function readInitializerFloat32(model: OnnxModel, name: string): Pr
   const t = model.initializers.get(name);
   if (!t) throw new OnnxFormatError(`no initializer named ${name}`);
   return decodeFloat32(await readInitializerBytes(model, t), t.dataType);
+}
+
+/** Encodes float32 values as initializer bytes of a float data type. */
+export function encodeFloat32(values: Float32Array, dataType: number): Uint8Array {
+  switch (dataType) {
+    case DT_FLOAT:
+      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    case DT_FLOAT16:
+    case DT_BFLOAT16: {
+      const out = new Uint16Array(values.length);
+      const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+      if (dataType === DT_FLOAT16) for (let i = 0; i < values.length; i++) out[i] = f32BitsToF16(bits[i]!);
+      else for (let i = 0; i < values.length; i++) out[i] = f32ToBf16(values[i]!);
+      return new Uint8Array(out.buffer);
+    }
+    case DT_DOUBLE:
+      return new Uint8Array(Float64Array.from(values).buffer);
+    default:
+      throw new Error(`cannot encode data type ${dataType}`);
+  }
 }

@@ -96,6 +96,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS content_uploads (
+  sha256 TEXT PRIMARY KEY,
+  file_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS file_hashes (
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
@@ -160,6 +164,8 @@ export class JobStore {
       unfinished: this.db.prepare(`SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY priority DESC, seq ASC`),
       recent: this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?'),
       fileHash: this.db.prepare('SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ms = ?'),
+      contentUpload: this.db.prepare('SELECT file_id FROM content_uploads WHERE sha256 = ?'),
+      putContentUpload: this.db.prepare('INSERT OR REPLACE INTO content_uploads (sha256, file_id) VALUES (?, ?)'),
       putFileHash: this.db.prepare('INSERT OR REPLACE INTO file_hashes (path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)'),
     };
   }
@@ -227,6 +233,15 @@ export class JobStore {
 
   putFileHash(file: string, size: number, mtimeMs: number, sha256: string): void {
     this.stmts.putFileHash.run(file, size, Math.floor(mtimeMs), sha256);
+  }
+
+  /** The stored file holding exactly these bytes (data URIs sent again reuse it, so caches hit). */
+  uploadByHash(sha256: string): string | undefined {
+    return (this.stmts.contentUpload.get(sha256) as { file_id: string } | undefined)?.file_id;
+  }
+
+  putUploadHash(sha256: string, fileId: string): void {
+    this.stmts.putContentUpload.run(sha256, fileId);
   }
 
   close(): void {

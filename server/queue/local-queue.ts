@@ -181,9 +181,6 @@ export class LocalQueue implements JobQueue {
         entry.progress = { nodeId: e.nodeId, nodeType, step: e.done, total: e.total, nodesDone: entry.nodesDone, nodesTotal: entry.nodesTotal };
         break;
       }
-      case 'node:log':
-        if (e.data?.event === 'model_load' || /\bloaded\b.*\b(model|session)|\b(model|session)\b.*\bloaded\b/i.test(e.msg)) m?.modelLoads.inc({});
-        break;
     }
     if (e.type !== 'node:progress' && entry.progress) entry.progress = { ...entry.progress, nodesDone: entry.nodesDone };
     if (e.type === 'run:done' || e.type === 'run:error' || e.type === 'run:cancelled') return; // handled in onFinal

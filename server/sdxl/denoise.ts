@@ -64,8 +64,10 @@ export interface DenoiseResult {
   latent: Latent;
   timesteps: number[];
   initialLatents: Float32Array;
-  /** Milliseconds inside ORT's run (UNet), for the overhead benchmark. */
+  /** Milliseconds inside ORT's run (UNet) in total and per step, for the overhead benchmark. */
   unetMs: number;
+  unetRunMs: number[];
+  /** Wall time of each step (before the onStep callback). */
   stepMs: number[];
 }
 
@@ -206,24 +208,27 @@ export async function denoise(
   }
   const scaled = new Float32Array(B * per);
   const guided = new Float32Array(B * per);
-  const next = new Float32Array(B * per);
+  let next = new Float32Array(B * per);
   const proper = new Float32Array(B * per);
   const mask = latent.mask;
   const stepMs: number[] = [];
+  const unetRunMs: number[] = [];
   for (let k = 0; k < timesteps.length; k++) {
     opts.throwIfCancelled?.();
     const t0 = performance.now();
     const t = timesteps[k]!;
     for (let i = 0; i < B; i++) scheds[i]!.scaleModelInput(slice(latents, i), t, slice(scaled, i));
     for (let r = 0; r < rows; r++) input.set(slice(scaled, r % B), r * C * plane);
+    const before = unet.runMs;
     const pred = await unet.run(input, C, h, w, t);
+    unetRunMs.push(unet.runMs - before);
     let eps: Float32Array;
     if (cfg) {
       applyGuidance(pred, B, per, opts.guidance, opts.guidanceRescale ?? 0, guided);
       eps = guided;
     } else eps = pred;
     for (let i = 0; i < B; i++) scheds[i]!.step(slice(eps, i), t, slice(latents, i), gens[i] as TorchGenerator, slice(next, i));
-    latents.set(next);
+    [latents, next] = [next, latents];
     if (inpaint && !nine) {
       // 4-channel inpainting: re-noise the original to the next level and keep it outside the mask.
       for (let i = 0; i < B; i++) {
@@ -248,6 +253,7 @@ export async function denoise(
     timesteps,
     initialLatents,
     unetMs: unet.runMs,
+    unetRunMs,
     stepMs,
   };
 }

@@ -31,6 +31,7 @@ export interface GoldenParams {
   num_images_per_prompt?: number;
   guidance_rescale?: number;
   clip_skip?: number | null;
+  eta?: number;
   original_size?: [number, number];
   target_size?: [number, number];
   crops_coords_top_left?: [number, number];
@@ -114,10 +115,18 @@ export async function replayGoldenCase(caseDir: string, opts: ReplayOptions): Pr
   }
 
   const cfg = params.guidance_scale > 1;
+  // Options this replay does not implement fail loudly instead of giving a silently different result.
+  for (const k of ['denoising_start', 'denoising_end', 'padding_mask_crop', 'timesteps', 'sigmas', 'ip_adapter_image', 'negative_original_size', 'negative_target_size', 'negative_crops_coords_top_left']) {
+    if (params[k] !== undefined && params[k] !== null) throw new Error(`params.json sets ${k}, which the replay does not support`);
+  }
+  if (params.eta && params.scheduler.class === 'DDIMScheduler') throw new Error('DDIM with eta > 0 is not supported');
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   const size = {
     ...(params.original_size ? { originalSize: params.original_size } : {}),
     ...(params.target_size ? { targetSize: params.target_size } : {}),
     ...(params.crops_coords_top_left ? { cropTopLeft: params.crops_coords_top_left } : {}),
+    ...(num(params.aesthetic_score) !== undefined ? { aestheticScore: num(params.aesthetic_score) } : {}),
+    ...(num(params.negative_aesthetic_score) !== undefined ? { negativeAestheticScore: num(params.negative_aesthetic_score) } : {}),
   };
   const cond = await encodeConditioning(store, ref, {
     prompt: params.prompt,

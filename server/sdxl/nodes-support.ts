@@ -29,7 +29,11 @@ export function sizeConditioning(p: EncodeTextParams): SizeConditioning | undefi
   return Object.keys(size).length ? size : undefined;
 }
 
-export async function encodeTextNode(store: ModelStore, clip: ModelRef, p: EncodeTextParams): Promise<{ positive: Conditioning; negative: Conditioning }> {
+export async function encodeTextNode(
+  store: ModelStore,
+  clip: ModelRef,
+  p: EncodeTextParams,
+): Promise<{ positive: Conditioning; negative: Conditioning; truncated: { positive: boolean; negative: boolean } }> {
   const noNegative = p.zero_empty_negative && !p.negative_prompt && !p.negative_prompt_2;
   const size = sizeConditioning(p);
   const enc = await encodeConditioning(store, clip, {
@@ -40,5 +44,5 @@ export async function encodeTextNode(store: ModelStore, clip: ModelRef, p: Encod
     clipSkip: p.clip_skip,
     ...(size ? { size } : {}),
   });
-  return { positive: enc.positive, negative: enc.negative };
+  return { positive: enc.positive, negative: enc.negative, truncated: enc.truncated };
 }

@@ -17,6 +17,8 @@ export interface EncodedPrompt {
   /** Ids fed to each encoder (for golden checks and token counting). */
   ids: number[];
   ids2: number[];
+  /** Content tokens beyond 75 were dropped (CLIP's context is 77 with bos/eos). */
+  truncated: boolean;
 }
 
 /** Output names of the hidden states, highest index = last layer (before the final LayerNorm). */
@@ -62,8 +64,10 @@ export async function encodePrompt(
 ): Promise<EncodedPrompt> {
   const { tokenizer, tokenizer2 } = await store.getTokenizers(clip);
   // Textual inversion: a multi-vector token T becomes "T T_1 ..." (diffusers' maybe_convert_prompt).
-  const ids = Array.from(tokenizer.encode(tokenizer.expandAddedTokens(prompt)).ids);
-  const ids2 = Array.from(tokenizer2.encode(tokenizer2.expandAddedTokens(prompt2 || prompt)).ids);
+  const enc1 = tokenizer.encode(tokenizer.expandAddedTokens(prompt));
+  const enc2 = tokenizer2.encode(tokenizer2.expandAddedTokens(prompt2 || prompt));
+  const ids = Array.from(enc1.ids);
+  const ids2 = Array.from(enc2.ids);
   const te1 = await store.getSession(clip, 'text_encoder');
   const te2 = await store.getSession(clip, 'text_encoder_2');
   const pooledName = te2.outputNames.includes('text_embeds') ? 'text_embeds' : te2.outputNames[0]!;
@@ -76,7 +80,7 @@ export async function encodePrompt(
     embeds.set(a.hidden.subarray(s * a.dim, (s + 1) * a.dim), s * dim);
     embeds.set(b.hidden.subarray(s * b.dim, (s + 1) * b.dim), s * dim + a.dim);
   }
-  return { embeds, pooled: b.pooled!, seqLen: a.seqLen, dim, pooledDim: b.pooled!.length, ids, ids2 };
+  return { embeds, pooled: b.pooled!, seqLen: a.seqLen, dim, pooledDim: b.pooled!.length, ids, ids2, truncated: enc1.truncated || enc2.truncated };
 }
 
 export interface EncodeTextOptions {
@@ -94,6 +98,8 @@ export interface EncodedConditioning {
   negative: Conditioning;
   positiveIds: { ids: number[]; ids2: number[] };
   negativeIds?: { ids: number[]; ids2: number[] };
+  /** Which prompts lost tokens to the 77-token limit. */
+  truncated: { positive: boolean; negative: boolean };
 }
 
 /**
@@ -109,7 +115,12 @@ export async function encodeConditioning(store: ModelStore, clip: ModelRef, opts
   const positive: Conditioning = { ...base, zeros: false, embeds: pos.embeds, pooled: pos.pooled };
   const zeroNegative = (opts.negative === null || opts.negative === undefined) && info.forceZerosForEmptyPrompt;
   if (zeroNegative) {
-    return { positive, negative: { ...base, zeros: true, embeds: null, pooled: null }, positiveIds: { ids: pos.ids, ids2: pos.ids2 } };
+    return {
+      positive,
+      negative: { ...base, zeros: true, embeds: null, pooled: null },
+      positiveIds: { ids: pos.ids, ids2: pos.ids2 },
+      truncated: { positive: pos.truncated, negative: false },
+    };
   }
   const negText = opts.negative ?? '';
   const neg = await encodePrompt(store, clip, negText, opts.negative2 || negText, clipSkip);
@@ -118,5 +129,6 @@ export async function encodeConditioning(store: ModelStore, clip: ModelRef, opts
     negative: { ...base, zeros: false, embeds: neg.embeds, pooled: neg.pooled },
     positiveIds: { ids: pos.ids, ids2: pos.ids2 },
     negativeIds: { ids: neg.ids, ids2: neg.ids2 },
+    truncated: { positive: pos.truncated, negative: neg.truncated },
   };
 }

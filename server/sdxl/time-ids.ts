@@ -10,7 +10,10 @@ export function timeIds(width: number, height: number, idWidth: number, size: Si
   const orig = size?.originalSize ?? [height, width];
   const crop = size?.cropTopLeft ?? [0, 0];
   const target = size?.targetSize ?? [height, width];
-  if (idWidth === 5) return [orig[0], orig[1], crop[0], crop[1], size?.aestheticScore ?? (negative ? 2.5 : 6.0)];
+  if (idWidth === 5) {
+    const score = negative ? size?.negativeAestheticScore ?? 2.5 : size?.aestheticScore ?? 6.0;
+    return [orig[0], orig[1], crop[0], crop[1], score];
+  }
   if (idWidth !== 6) throw new Error(`unsupported time-id width ${idWidth}`);
   return [orig[0], orig[1], crop[0], crop[1], target[0], target[1]];
 }

@@ -10,6 +10,7 @@ export interface SizeConditioning {
   targetSize?: [number, number];
   /** Refiner-style models (time-id width 5) only; diffusers defaults 6.0 / negative 2.5. */
   aestheticScore?: number;
+  negativeAestheticScore?: number;
 }
 
 /** Encoded prompt for one side of classifier-free guidance. */

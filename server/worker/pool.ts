@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { RunEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { FromWorker, RunJob, ToWorker } from './protocol.js';
+import type { FromWorker, RunJob, ToWorker, WorkerStats } from './protocol.js';
 
 export type FinalEvent = Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }>;
 
@@ -31,6 +31,8 @@ export class ExecutionWorker {
   state: WorkerState = 'starting';
   restarts = 0;
   nodeTypes: string[] = [];
+  /** Latest model-pool figures the worker reported. */
+  stats: WorkerStats = {};
 
   constructor(
     private readonly config: Config,
@@ -56,6 +58,8 @@ export class ExecutionWorker {
           reject(new Error(`worker failed to start: ${msg.message}`));
         } else if (msg.type === 'event') {
           this.onEvent(msg.event);
+        } else if (msg.type === 'stats') {
+          this.stats = msg.stats;
         }
       });
       w.on('error', (err) => this.log.error({ err }, 'execution worker error'));

@@ -16,4 +16,10 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; nodeTypes: string[] }
   | { type: 'event'; event: RunEvent }
-  | { type: 'init-error'; message: string };
+  | { type: 'init-error'; message: string }
+  /** Model-pool figures (execution provider in use, session loads), sent when ready and after each job. */
+  | { type: 'stats'; stats: WorkerStats };
+
+export interface WorkerStats {
+  models?: { requestedEp: string; effectiveEp: string; fallbackReason?: string; loads: number; hits: number; bytes: number };
+}

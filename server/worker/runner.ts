@@ -11,7 +11,7 @@ import { validateWorkflow } from '../engine/validate.js';
 import type { Logger } from '../log.js';
 import { LocalFileStore } from '../storage/local-file-store.js';
 import path from 'node:path';
-import type { RunJob } from './protocol.js';
+import type { RunJob, WorkerStats } from './protocol.js';
 import { createServices } from './services.js';
 
 export class JobRunner {
@@ -22,6 +22,7 @@ export class JobRunner {
     private readonly executor: Executor,
     private readonly config: Config,
     readonly cache: OutputCache,
+    private readonly services?: { models?: { stats?: () => unknown } },
   ) {}
 
   static async create(config: Config, logger: Logger, nodeDirs: string[] = [NODES_DIR]): Promise<JobRunner> {
@@ -36,7 +37,13 @@ export class JobRunner {
       files,
       log: (level, msg, data) => logger[level]({ ...data }, msg),
     });
-    return new JobRunner(registry, executor, config, cache);
+    return new JobRunner(registry, executor, config, cache, services);
+  }
+
+  /** Model-pool figures for /health and /metrics (execution provider in use, session loads). */
+  stats(): WorkerStats {
+    const models = this.services?.models;
+    return models?.stats ? { models: models.stats() as WorkerStats['models'] } : {};
   }
 
   cancel(runId: string): void {

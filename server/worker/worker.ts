@@ -23,6 +23,7 @@ async function drain(): Promise<void> {
   while (pending.length) {
     const job = pending.shift()!;
     await runner.run(job, (event) => send({ type: 'event', event }));
+    send({ type: 'stats', stats: runner.stats() });
   }
   busy = false;
 }
@@ -34,6 +35,7 @@ port.on('message', (msg: ToWorker) => {
         .then((r) => {
           runner = r;
           send({ type: 'ready', nodeTypes: r.registry.types() });
+          send({ type: 'stats', stats: r.stats() });
           void drain();
         })
         .catch((err: unknown) => send({ type: 'init-error', message: err instanceof Error ? err.stack ?? err.message : String(err) }));

@@ -57,7 +57,7 @@ export async function openPage(browser: Browser, url: string, viewport = { width
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { maskflow?: { ready: boolean } }).maskflow?.ready === true, undefined, { timeout: 30_000 });
+  await page.waitForFunction('window.maskflow?.ready === true', undefined, { timeout: 30_000 });
   return { page, errors, context };
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { squaredDistanceTo } from '../../server/image/distance.js';
+import { squaredDistanceTo, threshold } from '../../server/image/distance.js';
 import { decodeImage } from '../../server/image/io.js';
 import { readWorkflowFromPng } from '../../server/image/png-metadata.js';
 import { createHarness } from './engine-helpers.js';
@@ -37,14 +37,16 @@ describe('workflows/classical-fill.json', () => {
     const bytes = (await h.files.read(images[0]!.id))!.data;
     const out = (await decodeImage(bytes, { maxPixels: 1e8 })).image;
 
-    const d2 = squaredDistanceTo(W, H, (i) => mask.data[i]! > 0);
+    const d2 = squaredDistanceTo(W, H, threshold(mask.data, 0, true));
     let far = 0;
+    let changedFar = 0;
     for (let i = 0; i < W * H; i++) {
       if (d2[i]! > 7 * 7) {
         far++;
-        for (let c = 0; c < 3; c++) expect(out.data[i * 3 + c]).toBe(photo.data[i * 3 + c]);
+        for (let c = 0; c < 3; c++) if (out.data[i * 3 + c] !== photo.data[i * 3 + c]) changedFar++;
       }
     }
+    expect(changedFar).toBe(0);
     expect(far).toBeGreaterThan(W * H * 0.8);
     // The red object is gone: inside the hole the result is close to the true background.
     const inHole = (i: number) => mask.data[i]! > 0;

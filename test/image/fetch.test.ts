@@ -71,6 +71,15 @@ describe('safeFetch', () => {
     expect(res.finalUrl).toBe(`${base}/ok`);
   });
 
+  it('streams the body to onData when given, still under the byte limit', async () => {
+    const got: number[] = [];
+    const res = await safeFetch(`${base}/ok`, opts({ onData: (c) => void got.push(...c) }));
+    expect(got).toEqual([1, 2, 3, 4]);
+    expect(res.bytes.length).toBe(0);
+    const err = await codeOf(safeFetch(`${base}/big-chunked`, opts({ onData: () => {} })));
+    expect(err.code).toBe('url_too_large');
+  });
+
   it.each([
     ['http://127.0.0.1:9/x', 'url_private_address', '127.0.0.1'],
     ['http://[::1]:9/x', 'url_private_address', '[::1]'],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fillMasked } from '../../server/image/fill.js';
 import type { RgbImage } from '../../server/image/types.js';
-import { meanAbsError, naturalTexture, rectMask } from './helpers.js';
+import { meanAbsError, naturalTexture, rectMask, firstDiff } from './helpers.js';
 
 /** Fills the hole with the mean colour of the ring around it: the "flat fill" baseline. */
 function flatFill(img: RgbImage, hole: (i: number) => boolean): RgbImage {
@@ -37,9 +37,11 @@ describe('fill-masked', () => {
   const mask = rectMask(160, 128, 60, 44, 36, 36);
   const hole = (i: number) => mask.data[i]! > 0;
 
-  it.each(['telea', 'blur', 'patchmatch'] as const)('%s beats a flat fill inside the hole and keeps the rest', (method) => {
-    const out = fillMasked(img, mask, method, { seed: 1 });
-    for (let i = 0; i < 160 * 128; i++) if (!hole(i)) expect(out.data[i * 3]).toBe(img.data[i * 3]);
+  it.each(['telea', 'blur', 'patchmatch'] as const)('%s beats a flat fill inside the hole and keeps the rest', async (method) => {
+    const out = await fillMasked(img, mask, method, { seed: 1 });
+    let changedOutside = 0;
+    for (let i = 0; i < 160 * 128 * 3; i++) if (!hole(Math.floor(i / 3)) && out.data[i] !== img.data[i]) changedOutside++;
+    expect(changedOutside).toBe(0);
     const flat = meanAbsError(flatFill(img, hole), img, hole);
     const err = meanAbsError(out, img, hole);
     expect(err).toBeLessThan(flat * (method === 'patchmatch' ? 0.8 : 0.5));
@@ -49,21 +51,36 @@ describe('fill-masked', () => {
     expect(vals.size).toBeGreaterThan(10);
   });
 
-  it('patchmatch reproduces a periodic texture better than a diffusion fill', () => {
+  it('patchmatch reproduces a periodic texture better than a diffusion fill', async () => {
     const tex = periodicTexture(128, 128);
     const m = rectMask(128, 128, 48, 48, 24, 24);
     const h = (i: number) => m.data[i]! > 0;
-    const pm = meanAbsError(fillMasked(tex, m, 'patchmatch', { seed: 3 }), tex, h);
-    const telea = meanAbsError(fillMasked(tex, m, 'telea'), tex, h);
+    const pm = meanAbsError(await fillMasked(tex, m, 'patchmatch', { seed: 3 }), tex, h);
+    const telea = meanAbsError(await fillMasked(tex, m, 'telea'), tex, h);
     expect(pm).toBeLessThan(telea * 0.6);
   });
 
-  it('noise is seeded and original keeps the image', () => {
-    const a = fillMasked(img, mask, 'noise', { seed: 5 });
-    const b = fillMasked(img, mask, 'noise', { seed: 5 });
-    const c = fillMasked(img, mask, 'noise', { seed: 6 });
-    expect(a.data).toEqual(b.data);
-    expect(a.data).not.toEqual(c.data);
-    expect(fillMasked(img, mask, 'original').data).toEqual(img.data);
+  it('patchmatch reports progress at checkpoints and stops when one throws', async () => {
+    const seen: number[] = [];
+    await fillMasked(img, mask, 'patchmatch', { checkpoint: (done, total) => void seen.push(done / total) });
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen[seen.length - 1]).toBe(1);
+    let calls = 0;
+    const stop = fillMasked(img, mask, 'patchmatch', {
+      checkpoint: () => {
+        if (++calls === 2) throw new Error('cancelled');
+      },
+    });
+    await expect(stop).rejects.toThrow('cancelled');
+    expect(calls).toBe(2);
+  });
+
+  it('noise is seeded and original keeps the image', async () => {
+    const a = await fillMasked(img, mask, 'noise', { seed: 5 });
+    const b = await fillMasked(img, mask, 'noise', { seed: 5 });
+    const c = await fillMasked(img, mask, 'noise', { seed: 6 });
+    expect(firstDiff(a.data, b.data)).toBe(-1);
+    expect(firstDiff(a.data, c.data)).not.toBe(-1);
+    expect(firstDiff((await fillMasked(img, mask, 'original')).data, img.data)).toBe(-1);
   });
 });

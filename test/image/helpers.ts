@@ -86,3 +86,11 @@ export function meanAbsError(a: RgbImage, b: RgbImage, where: (i: number) => boo
   }
   return sum / Math.max(1, n);
 }
+
+/** Index of the first differing byte, or -1 (vitest's toEqual is slow on big typed arrays). */
+export function firstDiff(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  if (Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))) return -1;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}

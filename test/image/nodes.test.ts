@@ -9,7 +9,7 @@ import { decodeImage } from '../../server/image/io.js';
 import { readWorkflowFromPng } from '../../server/image/png-metadata.js';
 import { GraphBuilder } from '../helpers/graph-builder.js';
 import { createHarness, type Harness } from './engine-helpers.js';
-import { dataUri, encode, maskToPng, naturalTexture, rectMask } from './helpers.js';
+import { dataUri, encode, maskToPng, naturalTexture, rectMask, firstDiff } from './helpers.js';
 
 let h: Harness;
 let server: http.Server;
@@ -50,7 +50,7 @@ describe('image/load-image', () => {
       const { outputs } = await h.run(loadAndSave(url));
       const { meta, bytes } = await savedImage(outputs);
       expect(meta).toMatchObject({ width: 40, height: 30, content_type: 'image/png' });
-      expect((await decodeImage(bytes, { maxPixels: 1e8 })).image.data).toEqual(naturalTexture(40, 30).data);
+      expect(firstDiff((await decodeImage(bytes, { maxPixels: 1e8 })).image.data, naturalTexture(40, 30).data)).toBe(-1);
     }
   });
 
@@ -165,10 +165,12 @@ describe('image/save-image, image/resize, crop and uncrop nodes', () => {
     const { outputs } = await h.run(g.build());
     const out = (await decodeImage((await savedImage(outputs)).bytes, { maxPixels: 1e8 })).image;
     let changed = 0;
+    let wrong = 0;
     for (let i = 0; i < 200 * 150; i++) {
-      if (mask.data[i] === 0) expect(out.data[i * 3]).toBe(big.data[i * 3]);
+      if (mask.data[i] === 0) wrong += out.data[i * 3] !== big.data[i * 3] ? 1 : 0;
       else if (out.data[i * 3] !== big.data[i * 3]) changed++;
     }
+    expect(wrong).toBe(0);
     expect(changed).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { squaredDistanceTo } from '../../server/image/distance.js';
+import { squaredDistanceTo, threshold } from '../../server/image/distance.js';
 import { featherMask, growMask, invertMask, maskBounds, maskStats, prepareMask, resizeMask, thresholdMask } from '../../server/image/mask.js';
 import type { Mask } from '../../server/image/types.js';
 import { rectMask } from '../image/helpers.js';
@@ -25,7 +25,9 @@ describe('distance transform', () => {
     const w = 23;
     const h = 17;
     const on = Array.from({ length: w * h }, (_, i) => (i * 7919) % 31 === 0);
-    const d2 = squaredDistanceTo(w, h, (i) => on[i]!);
+    const d2 = squaredDistanceTo(w, h, Uint8Array.from(on, (b) => (b ? 1 : 0)));
+    // Bounded: exact within the bound around the set, FAR beyond the box.
+    const bounded = squaredDistanceTo(w, h, Uint8Array.from(on, (b) => (b ? 1 : 0)), 2);
     for (let i = 0; i < w * h; i++) {
       let best = Infinity;
       for (let j = 0; j < w * h; j++) {
@@ -35,6 +37,7 @@ describe('distance transform', () => {
         best = Math.min(best, dx * dx + dy * dy);
       }
       expect(d2[i]).toBe(best);
+      if (best <= 4) expect(bounded[i]).toBe(best);
     }
   });
 });
@@ -105,11 +108,10 @@ describe('feather', () => {
   it('the band is exactly the pixels within N px of the mask', () => {
     const m = rectMask(50, 50, 10, 10, 8, 20);
     const f = featherMask(m, 6);
-    const d2 = squaredDistanceTo(50, 50, (i) => m.data[i]! >= 0.5);
-    for (let i = 0; i < 2500; i++) {
-      if (d2[i]! > 36) expect(f.data[i]).toBe(0);
-      else expect(f.data[i]).toBeGreaterThan(0);
-    }
+    const d2 = squaredDistanceTo(50, 50, threshold(m.data, 0.5));
+    let wrong = 0;
+    for (let i = 0; i < 2500; i++) if (d2[i]! > 36 ? f.data[i] !== 0 : !(f.data[i]! > 0)) wrong++;
+    expect(wrong).toBe(0);
   });
 });
 

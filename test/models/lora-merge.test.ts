@@ -6,6 +6,9 @@ import { moduleWeights } from '../../server/models/onnx-modules.js';
 import { SafetensorsFile } from '../../server/models/safetensors.js';
 import { planLora, type ComponentModules } from '../../server/models/lora.js';
 import { mergeLoras } from '../../server/models/merge.js';
+import { jsKernel, OrtMergeKernel, type MergeKernel } from '../../server/models/merge-kernel.js';
+import { DT_FLOAT16 } from '../../server/models/onnx-graph.js';
+import { f16ToF32, f32ToF16 } from '../../server/models/half.js';
 import { LORA_COMPONENTS, type LoraComponent } from '../../server/models/lora-keys.js';
 
 const FIX = path.resolve('test/fixtures');
@@ -14,7 +17,9 @@ const LORA = path.join(FIX, 'lora');
 
 const models = {} as Record<LoraComponent, OnnxModel>;
 const modules = {} as ComponentModules;
+const kernels: Record<string, MergeKernel> = { js: jsKernel };
 beforeAll(async () => {
+  kernels.ort = await OrtMergeKernel.create(1);
   for (const c of LORA_COMPONENTS) {
     models[c] = await loadOnnxModel(path.join(MODEL, c, 'model.onnx'));
     modules[c] = moduleWeights(models[c]);
@@ -52,7 +57,7 @@ describe.each(['kohya', 'peft'])('tiny LoRA (%s keys)', (format) => {
     expect(plan.perComponent).toEqual({ unet: 194, text_encoder: 18, text_encoder_2: 24 });
   });
 
-  it('reproduces the merge samples (before/after) within 1e-6', async () => {
+  it.each(['js', 'ort'])('reproduces the merge samples (before/after) within 1e-6 (%s kernel)', async (kernelName) => {
     const info = JSON.parse(await readFile(path.join(LORA, 'tinylora_info.json'), 'utf8'));
     const file = await SafetensorsFile.open(path.join(LORA, `tinylora_${format}.safetensors`));
     const plan = planLora(file, format, modules);
@@ -67,7 +72,7 @@ describe.each(['kohya', 'peft'])('tiny LoRA (%s keys)', (format) => {
       const one = { ...plan, matches: plan.matches.filter((m) => m.address.component === component && m.address.module === module) };
       expect(one.matches.length).toBe(1);
       const merged = [];
-      for await (const r of mergeLoras(models[component], component, [{ file, plan: one, strength: info.strength }])) merged.push(r);
+      for await (const r of mergeLoras(models[component], component, [{ file, plan: one, strength: info.strength }], undefined, undefined, kernels[kernelName])) merged.push(r);
       expect(merged.length).toBe(1);
       const [name, rep] = merged[0]!;
       expect(name).toBe(weight.initializer);
@@ -77,5 +82,27 @@ describe.each(['kohya', 'peft'])('tiny LoRA (%s keys)', (format) => {
       expect(maxDiff(after, before), id).toBeGreaterThan(1e-3);
     }
     await file.close();
+  });
+});
+
+describe('merge kernels', () => {
+  it('ORT and JS agree on fp16 conversion (round to nearest even) and on deltas', async () => {
+    const vals = Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i * 0.37) * 10 ** ((i % 9) - 5));
+    const [a, b] = await Promise.all([jsKernel.encode(vals, DT_FLOAT16), kernels.ort!.encode(vals, DT_FLOAT16)]);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    const bits = new Uint8Array(Uint16Array.from({ length: 0x7c00 }, (_, i) => i).buffer);
+    const [x, y] = await Promise.all([jsKernel.decode(bits, DT_FLOAT16), kernels.ort!.decode(bits, DT_FLOAT16)]);
+    expect(Array.from(x)).toEqual(Array.from(y));
+    expect(x[0x3c00]).toBe(1);
+    expect(f16ToF32(f32ToF16(0.1))).toBe(x[f32ToF16(0.1)]);
+    for (const layout of ['same', 'transposed'] as const) {
+      const [out, inn, r] = [7, 5, 3];
+      const w = Float32Array.from({ length: out * inn }, (_, i) => Math.cos(i));
+      const up = Float32Array.from({ length: out * r }, (_, i) => Math.sin(i + 1));
+      const down = Float32Array.from({ length: r * inn }, (_, i) => Math.sin(i * 2));
+      const j = await jsKernel.addDelta(w.slice(), { layout, shape: [out, inn] }, up, down, r, 0.3);
+      const o = await kernels.ort!.addDelta(w.slice(), { layout, shape: [out, inn] }, up, down, r, 0.3);
+      for (let i = 0; i < j.length; i++) expect(Math.abs(j[i]! - o[i]!)).toBeLessThan(1e-6);
+    }
   });
 });

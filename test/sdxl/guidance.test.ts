@@ -26,6 +26,8 @@ describe('classifier-free guidance', () => {
     expect(timeIds(96, 64, 6, { originalSize: [1024, 1024], cropTopLeft: [8, 4] }, false)).toEqual([1024, 1024, 8, 4, 64, 96]);
     expect(timeIds(96, 64, 5, undefined, false)).toEqual([64, 96, 0, 0, 6]);
     expect(timeIds(96, 64, 5, undefined, true)).toEqual([64, 96, 0, 0, 2.5]);
+    expect(timeIds(96, 64, 5, { aestheticScore: 7 }, true)).toEqual([64, 96, 0, 0, 2.5]);
+    expect(timeIds(96, 64, 5, { aestheticScore: 7, negativeAestheticScore: 3 }, true)).toEqual([64, 96, 0, 0, 3]);
   });
 });
 

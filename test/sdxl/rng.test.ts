@@ -83,7 +83,8 @@ describe('TorchGenerator semantics', () => {
     const t0 = performance.now();
     new TorchGenerator(2).randn([2, 4, 128, 128]);
     const ms = performance.now() - t0;
-    // target is well under 50 ms on an idle core; the bound leaves room for a loaded CI machine
-    expect(ms).toBeLessThan(250);
+    // ~16 ms on an idle core (see bench/sdxl-math.bench.ts); this bound only catches pathological
+    // regressions on a loaded shared machine
+    expect(ms).toBeLessThan(1500);
   });
 });

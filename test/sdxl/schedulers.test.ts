@@ -97,7 +97,7 @@ describe('first step replay from goldens (initial latents, add_noise, step)', ()
       let latents: Float32Array;
       if ((p.strength ?? 1) === 1) latents = Float32Array.from(noise, (n) => f32(n * s.initNoiseSigma));
       else latents = s.addNoise(load(c, 'image_latents.bin'), noise, timesteps[0]);
-      expect(maxAbsDiff(latents, initial)).toBeLessThanOrEqual(1e-6 * Math.max(1, maxAbs(initial)));
+      expect(maxAbsDiff(latents, initial)).toBe(0);
 
       const out = load(c, 'unet_step0_out_sample.bin');
       const n = initial.length;
@@ -110,7 +110,7 @@ describe('first step replay from goldens (initial latents, add_noise, step)', ()
       const scaled = s.scaleModelInput(initial, timesteps[0]);
       const unetIn = load(c, 'unet_step0_sample.bin');
       const ch = unetIn.length / (p.do_classifier_free_guidance ? 2 : 1) / (n / 4);
-      expect(maxAbsDiff(scaled, unetIn.subarray(0, n))).toBeLessThanOrEqual(1e-6);
+      expect(maxAbsDiff(scaled, unetIn.subarray(0, n))).toBe(0);
       expect(ch === 9 || ch === 4).toBe(true);
 
       let next = s.step(eps, timesteps[0], initial);
@@ -121,7 +121,8 @@ describe('first step replay from goldens (initial latents, add_noise, step)', ()
         next = next.map((v, i) => f32(f32(f32(1 - mask[i % hw]) * proper[i]) + f32(mask[i % hw] * v)));
       }
       const want = load(c, 'step_latents.bin').subarray(0, n);
-      expect(maxAbsDiff(next, want)).toBeLessThanOrEqual(2e-6 * Math.max(1, maxAbs(want)));
+      // float32 torch op order is reproduced, so these replays are bit-exact (not just within 1e-6)
+      expect(maxAbsDiff(next, want)).toBe(0);
     });
   }
 });
@@ -222,7 +223,22 @@ describe('hand-checked schedules', () => {
     expect(() => getStrengthTimesteps(s, 10, 1.5)).toThrow();
   });
 
+  it('euler: Karras σ and continuous (EDM-style v-prediction) timesteps', () => {
+    const k = createScheduler('euler', cfg({ use_karras_sigmas: true }));
+    k.setTimesteps(5);
+    const plain = createScheduler('euler', cfg());
+    plain.setTimesteps(5);
+    expect(k.sigmas![0]).toBeCloseTo(plain.sigmas![0], 5); // same σ_max / σ_min, Karras spacing between
+    expect(k.sigmas![4]).toBeCloseTo(plain.sigmas![4], 5);
+    expect(k.sigmas![2]).not.toBeCloseTo(plain.sigmas![2], 2);
+    expect(k.timesteps[0]).toBeCloseTo(plain.timesteps[0], 2);
+    const c = createScheduler('euler', cfg({ timestep_type: 'continuous', prediction_type: 'v_prediction' }));
+    c.setTimesteps(4);
+    expect(c.timesteps.map((t, i) => t - 0.25 * Math.log(c.sigmas![i])).every((d) => Math.abs(d) < 1e-6)).toBe(true);
+  });
+
   it('rejects bad configs and names', () => {
+    expect(() => createScheduler('ddim', cfg({ thresholding: true }))).toThrow(/thresholding/);
     expect(() => createScheduler('euler', cfg({ beta_schedule: 'nope' }))).toThrow(/beta_schedule/);
     expect(() => createScheduler('euler', cfg({ prediction_type: 'sample' }))).toThrow(/prediction_type/);
     expect(() => createScheduler('bogus' as SchedulerName, cfg())).toThrow(/unknown scheduler/);
@@ -362,7 +378,8 @@ describe('step() on synthetic data vs formulas', () => {
         s.scaleModelInput(lat, t, buf);
         s.step(e, t, lat, undefined, lat);
       }
-      expect((performance.now() - t0) / 5).toBeLessThan(100);
+      // a few ms per step on an idle core (bench/sdxl-math.bench.ts); lenient bound for loaded machines
+      expect((performance.now() - t0) / 5).toBeLessThan(1000);
     }
   });
 });

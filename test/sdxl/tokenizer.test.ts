@@ -138,6 +138,10 @@ describe('ClipTokenizer rules', () => {
     expect(t.encodeContent('ab zz')).toEqual([2, 5, 5]); // unknown symbols -> unk
   });
 
+  it('reports a missing tokenizer folder clearly', async () => {
+    await expect(ClipTokenizer.fromDir(join(FIXTURES, 'no-such-dir'))).rejects.toThrow(/cannot read tokenizer file .*vocab\.json/);
+  });
+
   it('countTokens tokenises with both tokenizers of a model folder', async () => {
     const r = await countTokens(MODEL, 'hello, world!');
     expect(r.input_ids.slice(0, 6)).toEqual([49406, 3306, 267, 1002, 256, 49407]);

@@ -57,7 +57,7 @@ export async function api<T = any>(server: { url: string }, method: string, p: s
   const t0 = performance.now();
   const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
-    if (typeof body === 'string' || body instanceof Uint8Array) init.body = body as BodyInit;
+    if (typeof body === 'string' || body instanceof Uint8Array) init.body = body as string;
     else {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)['content-type'] ??= 'application/json';

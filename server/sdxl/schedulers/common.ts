@@ -28,6 +28,8 @@ export interface ResolvedConfig {
   /** DPM-Solver: first-order last step for short schedules / euler_at_final. */
   lowerOrderFinal: boolean;
   eulerAtFinal: boolean;
+  /** Euler: 'continuous' + v_prediction uses timesteps 0.25·log σ (EDM-style models). */
+  timestepType: 'discrete' | 'continuous';
   /** Euler Karras bounds (config sigma_min / sigma_max); null = from the σ table. */
   sigmaMin: number | null;
   sigmaMax: number | null;
@@ -55,6 +57,7 @@ export function resolveConfig(
     throw new Error(`scheduler config: unsupported prediction_type ${JSON.stringify(prediction)}`);
   }
   if (config.rescale_betas_zero_snr === true) throw new Error('scheduler config: rescale_betas_zero_snr is not supported');
+  if (config.thresholding === true) throw new Error('scheduler config: thresholding is not supported');
   const finalSigmas = config.final_sigmas_type ?? 'zero';
   if (finalSigmas !== 'zero' && finalSigmas !== 'sigma_min') {
     throw new Error(`scheduler config: unsupported final_sigmas_type ${JSON.stringify(finalSigmas)}`);
@@ -77,6 +80,7 @@ export function resolveConfig(
     clipSampleRange: num(config.clip_sample_range, 1, 'clip_sample_range'),
     lambdaMinClipped: num(config.lambda_min_clipped, -Infinity, 'lambda_min_clipped'),
     finalSigmasType: finalSigmas,
+    timestepType: config.timestep_type === 'continuous' ? 'continuous' : 'discrete',
     lowerOrderFinal: config.lower_order_final !== false,
     eulerAtFinal: config.euler_at_final === true,
     sigmaMin: typeof config.sigma_min === 'number' ? config.sigma_min : null,

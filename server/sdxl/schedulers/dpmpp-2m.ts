@@ -115,6 +115,7 @@ export class DpmSolverMultistepScheduler extends SigmaScheduler {
           : f32(f32(s.alpha * sample[k]) - f32(s.sigmaT * modelOutput[k]));
     }
     const prevX0 = this.history[1];
+    if (prevX0 && prevX0.length !== sample.length) throw new Error('step: latent size changed between steps');
     this.history = [prevX0, x0];
 
     const next = alphaSigmaLambda(this.sigmas[i + 1]);

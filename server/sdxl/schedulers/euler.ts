@@ -1,7 +1,8 @@
 /**
  * EulerDiscreteScheduler (diffusers 0.27.2), deterministic (s_churn = 0): SDXL's default scheduler.
  *   σ = interp of the training σ table at the spaced timesteps (or Karras σ with fractional
- *   timesteps when use_karras_sigmas), then 0 appended. step: x₀ = x - σ·ε (epsilon) or
+ *   timesteps when use_karras_sigmas), then 0 appended; timestep_type 'continuous' with
+ *   v_prediction gives timesteps 0.25·ln σ. step: x₀ = x - σ·ε (epsilon) or
  *   the v-prediction c_skip/c_out form; x' = x + (x - x₀)/σ · (σ_next - σ).
  */
 import type { TorchGenerator } from '../rng.js';
@@ -30,6 +31,9 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       const logSigmas = logSigmasF32(this.trainSigmas);
       sigmas = karrasSigmas(this.cfg.sigmaMax ?? sigmas[0], this.cfg.sigmaMin ?? sigmas[sigmas.length - 1], steps);
       timesteps = sigmas.map((s) => f32(sigmaToT(s, logSigmas)));
+    }
+    if (this.name === 'euler' && this.cfg.timestepType === 'continuous' && this.cfg.predictionType === 'v_prediction') {
+      timesteps = sigmas.map((s) => f32(0.25 * f32(Math.log(f32(s)))));
     }
     return { timesteps, sigmas: [...sigmas, 0] };
   }

@@ -1,0 +1,175 @@
+// LocalQueue + JobStore with a scripted execution backend: ordering, bounds, cancellation,
+// progress, durability and recovery, without worker threads.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../server/engine/events.js';
+import { Metrics } from '../../server/metrics.js';
+import { QueueFullError } from '../../server/queue/job-queue.js';
+import { JobStore, type NewJob } from '../../server/queue/job-store.js';
+import { LocalQueue, type ExecutionBackend } from '../../server/queue/local-queue.js';
+import type { FinalEvent } from '../../server/worker/pool.js';
+import type { RunJob } from '../../server/worker/protocol.js';
+
+/** A backend whose jobs finish when the test says so. */
+class FakeBackend implements ExecutionBackend {
+  readonly started: string[] = [];
+  readonly cancelled: string[] = [];
+  private readonly active = new Map<string, { onEvent: (e: RunEvent) => void; resolve: (e: FinalEvent) => void }>();
+  constructor(readonly capacity = 1) {}
+  run(job: RunJob, onEvent: (e: RunEvent) => void): Promise<FinalEvent> {
+    this.started.push(job.runId);
+    return new Promise((resolve) => this.active.set(job.runId, { onEvent, resolve }));
+  }
+  cancel(runId: string): boolean {
+    this.cancelled.push(runId);
+    this.finish({ type: 'run:cancelled', runId });
+    return true;
+  }
+  emit(e: RunEvent): void {
+    this.active.get(e.runId)?.onEvent(e);
+  }
+  finish(e: FinalEvent): void {
+    const a = this.active.get(e.runId);
+    this.active.delete(e.runId);
+    a?.onEvent(e);
+    a?.resolve(e);
+  }
+  done(runId: string, value = 1): void {
+    this.finish({ type: 'run:done', runId, outputs: { out: { result: value } }, timings: { nodes: { out: 1 }, total: 2 }, executed: ['out'], cached: [] });
+  }
+}
+
+const dirs: string[] = [];
+function newStore(dir = mkdtempSync(path.join(os.tmpdir(), 'mf-queue-'))): { store: JobStore; dir: string } {
+  dirs.push(dir);
+  return { store: new JobStore(path.join(dir, 'jobs.sqlite')), dir };
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+let n = 0;
+const job = (over: Partial<NewJob> = {}): NewJob => ({
+  id: `job${++n}`,
+  kind: 'run',
+  priority: 0,
+  params: {},
+  workflow: { version: 1, nodes: { out: { type: 'toy/sink' } } },
+  inputs: {},
+  ...over,
+});
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('LocalQueue', () => {
+  it('writes jobs before acknowledging, runs FIFO within priority, higher priority first', async () => {
+    const { store } = newStore();
+    const backend = new FakeBackend();
+    const q = new LocalQueue(store, backend, { maxQueue: 10 });
+    await q.start();
+    const a = q.submit(job()).job;
+    expect(store.get(a.id)?.status).toBe('running');
+    const b = q.submit(job()).job;
+    const c = q.submit(job({ priority: 2 })).job;
+    const d = q.submit(job()).job;
+    expect(store.get(b.id)?.status).toBe('queued');
+    expect([q.position(c.id), q.position(b.id), q.position(d.id)]).toEqual([0, 1, 2]);
+    for (const id of [a.id, c.id, b.id]) {
+      backend.done(id);
+      await tick();
+    }
+    expect(backend.started).toEqual([a.id, c.id, b.id, d.id]);
+    expect(store.get(a.id)).toMatchObject({ status: 'succeeded', outputs: { out: { result: 1 } }, attempts: 1 });
+    expect(q.stats()).toMatchObject({ queued: 0, running: 1, capacity: 1 });
+  });
+
+  it('bounds the queue and dedupes idempotency keys per owner', async () => {
+    const { store } = newStore();
+    const q = new LocalQueue(store, new FakeBackend(), { maxQueue: 1 });
+    await q.start();
+    q.submit(job()); // running
+    const queued = q.submit(job({ owner: 'me', idempotencyKey: 'k' }));
+    expect(q.submit(job({ owner: 'me', idempotencyKey: 'k' }))).toMatchObject({ existing: true, job: { id: queued.job.id } });
+    expect(() => q.submit(job({ owner: 'you', idempotencyKey: 'k' }))).toThrow(QueueFullError);
+  });
+
+  it('cancels queued jobs itself and running ones through the backend', async () => {
+    const { store } = newStore();
+    const backend = new FakeBackend();
+    const q = new LocalQueue(store, backend, { maxQueue: 10 });
+    await q.start();
+    const events: string[] = [];
+    q.subscribe((e, j) => events.push(`${e.type}:${j.id}`));
+    const a = q.submit(job()).job;
+    const b = q.submit(job()).job;
+    expect(q.cancel(b.id)).toBe('cancelled');
+    expect(store.get(b.id)?.status).toBe('cancelled');
+    const waiting = q.wait(a.id);
+    expect(q.cancel(a.id)).toBe('cancelling');
+    expect((await waiting).status).toBe('cancelled');
+    expect(backend.cancelled).toEqual([a.id]);
+    expect(q.cancel(a.id)).toBe('finished');
+    expect(q.cancel('nope')).toBe('unknown');
+    expect(events).toEqual([`run:queued:${a.id}`, `run:queued:${b.id}`, `run:cancelled:${b.id}`, `run:cancelled:${a.id}`]);
+  });
+
+  it('tracks step progress and feeds metrics', async () => {
+    const { store } = newStore();
+    const backend = new FakeBackend();
+    const metrics = new Metrics();
+    const q = new LocalQueue(store, backend, { maxQueue: 10, metrics });
+    await q.start();
+    const wf = { version: 1, nodes: { den: { type: 'sampling/denoise' }, out: { type: 'toy/sink' } } };
+    const a = q.submit(job({ workflow: wf })).job;
+    backend.emit({ type: 'run:start', runId: a.id, nodes: ['den', 'out'] });
+    backend.emit({ type: 'node:start', runId: a.id, nodeId: 'den', nodeType: 'sampling/denoise' });
+    for (let i = 1; i <= 3; i++) backend.emit({ type: 'node:progress', runId: a.id, nodeId: 'den', done: i, total: 3 });
+    expect(q.progress(a.id)).toEqual({ nodeId: 'den', nodeType: 'sampling/denoise', step: 3, total: 3, nodesDone: 0, nodesTotal: 2 });
+    backend.emit({ type: 'node:done', runId: a.id, nodeId: 'den', nodeType: 'sampling/denoise', ms: 30 });
+    backend.emit({ type: 'node:cached', runId: a.id, nodeId: 'out', nodeType: 'toy/sink' });
+    expect(q.progress(a.id)?.nodesDone).toBe(2);
+    backend.finish({ type: 'run:error', runId: a.id, error: { code: 'boom', message: 'x' } });
+    await tick();
+    expect(store.get(a.id)).toMatchObject({ status: 'failed', error: { code: 'boom' } });
+    expect(metrics.stepTime.count({ node_type: 'sampling/denoise' })).toBe(2);
+    expect(metrics.cacheHits.get({ node_type: 'toy/sink' })).toBe(1);
+    expect(metrics.jobs.get({ kind: 'run', status: 'failed' })).toBe(1);
+    expect(metrics.errors.get({ code: 'boom' })).toBe(1);
+  });
+
+  it('recovers unfinished jobs after a restart; closing leaves running jobs running', async () => {
+    const { store, dir } = newStore();
+    const backend = new FakeBackend();
+    const q = new LocalQueue(store, backend, { maxQueue: 10 });
+    await q.start();
+    const a = q.submit(job()).job;
+    const b = q.submit(job({ priority: -1 })).job;
+    const c = q.submit(job({ priority: 1 })).job;
+    await q.close();
+    backend.finish({ type: 'run:error', runId: a.id, error: { code: 'worker_crashed', message: 'terminated' } });
+    await tick();
+    expect(store.get(a.id)?.status).toBe('running');
+    store.close();
+
+    const store2 = new JobStore(path.join(dir, 'jobs.sqlite'));
+    const backend2 = new FakeBackend();
+    const q2 = new LocalQueue(store2, backend2, { maxQueue: 10, maxAttempts: 2 });
+    await q2.start();
+    expect(backend2.started).toEqual([c.id]);
+    expect([q2.position(a.id), q2.position(b.id)]).toEqual([0, 1]);
+    backend2.done(c.id);
+    await tick();
+    expect(backend2.started).toEqual([c.id, a.id]);
+    expect(store2.get(a.id)?.attempts).toBe(2);
+    await q2.close();
+    store2.close();
+
+    // A job interrupted maxAttempts times is failed with a reason instead.
+    const store3 = new JobStore(path.join(dir, 'jobs.sqlite'));
+    const q3 = new LocalQueue(store3, new FakeBackend(), { maxQueue: 10, maxAttempts: 2 });
+    await q3.start();
+    expect(store3.get(a.id)).toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
+    store3.close();
+  });
+});
