@@ -10,10 +10,15 @@ import { renderPalette } from './panels/palette.js';
 import { Sidebar } from './panels/sidebar.js';
 import { isPng, parseWorkflow, workflowFromPng } from './png.js';
 import { RunController } from './run-controller.js';
-import type { Workflow } from './types.js';
+import type { CatalogueNode, Workflow } from './types.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const EMPTY: Workflow = { version: 1, nodes: {} };
+
+/** Node types that load an image from a `url` param get upload and mask-painting actions. */
+function isImageLoader(def: CatalogueNode): boolean {
+  return def.params.properties?.url?.type === 'string' && Object.values(def.outputs).some((o) => o.type === 'IMAGE');
+}
 
 function status(text: string, kind: 'info' | 'busy' | 'error' | 'ok' = 'info'): void {
   const s = $('status');
@@ -35,9 +40,17 @@ async function main(): Promise<void> {
             ]
           : [],
       changed: (node) => showSourceImage(node.wfId!),
+      buttons: (def) =>
+        isImageLoader(def)
+          ? [
+              { label: 'upload image…', action: (node) => uploadImage(node.wfId!) },
+              { label: 'paint mask…', action: (node) => void paintMask(node.wfId!) },
+            ]
+          : [],
       dropFile: (node, file) => void dropOnNode(node.wfId!, file),
     },
     onSelection: (ids) => sidebar.showNode(ids[0]),
+    onChange: () => setDirty(true),
   });
   sidebar = new Sidebar(editor, { uploadImage: (id) => uploadImage(id), paintMask: (id) => void paintMask(id) });
   const runner = new RunController(editor, {
@@ -51,6 +64,17 @@ async function main(): Promise<void> {
   });
 
   // ---- workflows ----
+  let dirty = false;
+  function setDirty(value: boolean): void {
+    dirty = value;
+    document.title = `${dirty ? '• ' : ''}${$<HTMLInputElement>('wf-name').value || 'untitled'} · maskflow`;
+    $('btn-save').classList.toggle('dirty', dirty);
+  }
+  /** Asks before unsaved changes are replaced. */
+  const discardOk = () => !dirty || confirm('The workflow has unsaved changes. Discard them?');
+  window.addEventListener('beforeunload', (e) => {
+    if (dirty) e.preventDefault();
+  });
   const load = (wf: Workflow, name?: string) => {
     editor.load(wf);
     $<HTMLInputElement>('wf-name').value = name ?? wf.name ?? '';
@@ -58,6 +82,7 @@ async function main(): Promise<void> {
     sidebar.showInputs();
     sidebar.showProblems([]);
     for (const n of editor.nodes()) showSourceImage(n.wfId!);
+    setDirty(false);
   };
   const refreshList = async () => {
     const list = await api.listWorkflows();
@@ -76,6 +101,7 @@ async function main(): Promise<void> {
     editor.setMeta('name', name);
     try {
       await api.saveWorkflow(name, editor.toWorkflow());
+      setDirty(false);
       status(`Saved ${name}`, 'ok');
       sidebar.showProblems([]);
       await refreshList();
@@ -168,13 +194,13 @@ async function main(): Promise<void> {
   $('btn-save').addEventListener('click', () => void save());
   $('btn-delete').addEventListener('click', () => void remove());
   $('btn-download').addEventListener('click', download);
-  $('btn-new').addEventListener('click', () => load(EMPTY, ''));
+  $('btn-new').addEventListener('click', () => discardOk() && load(EMPTY, ''));
   $('btn-fit').addEventListener('click', () => editor.fitView());
   $('btn-sidebar').addEventListener('click', () => document.body.classList.toggle('sidebar-open'));
   $<HTMLSelectElement>('wf-list').addEventListener('change', (e) => {
     const name = (e.target as HTMLSelectElement).value;
     (e.target as HTMLSelectElement).value = '';
-    if (name) void open(name).catch((err: Error) => status(err.message, 'error'));
+    if (name && discardOk()) void open(name).catch((err: Error) => status(err.message, 'error'));
   });
   $<HTMLInputElement>('file-input').addEventListener('change', (e) => {
     const input = e.target as HTMLInputElement;

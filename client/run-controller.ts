@@ -29,6 +29,8 @@ export class RunController {
       preview: (f) => this.onPreview(f),
       status: (up) => {
         if (!up && this.ref) this.ui.status('Connection lost; reconnecting…', 'error');
+        // Back online during a run: follow it again.
+        if (up && this.ref && this.runId) this.socket.subscribe(this.runId);
       },
     });
   }

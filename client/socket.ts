@@ -48,6 +48,11 @@ export class RunSocket {
     return ref;
   }
 
+  /** Follows a run again (after a reconnect); the server replays its final event if it already ended. */
+  subscribe(runId: string): void {
+    this.send({ type: 'subscribe', runId, previews: true });
+  }
+
   cancel(runId: string): void {
     this.send({ type: 'cancel', runId });
   }

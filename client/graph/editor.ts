@@ -32,7 +32,13 @@ export class GraphEditor {
     this.catalogue = catalogue;
     LiteGraph.release_link_on_empty_shows_menu = true;
     LiteGraph.alwaysSnapToGrid = false;
-    registerCatalogue(catalogue, { ...options.hooks, changed: (n) => this.changed(n) });
+    registerCatalogue(catalogue, {
+      ...options.hooks,
+      changed: (n) => {
+        options.hooks?.changed?.(n);
+        this.changed(n);
+      },
+    });
     this.canvas = new LGraphCanvas(element, this.graph, { autoresize: true } as never);
     this.canvas.allow_searchbox = true;
     this.canvas.show_info = false;

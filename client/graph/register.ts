@@ -28,6 +28,8 @@ export interface NodeHooks {
   changed?(node: MaskflowNode): void;
   /** A file dropped on a node. */
   dropFile?(node: MaskflowNode, file: File): void;
+  /** Buttons drawn on nodes of a type (e.g. "upload image" on image loaders). */
+  buttons?(def: CatalogueNode): { label: string; action(node: MaskflowNode): void }[];
 }
 
 const STATE_COLOURS: Partial<Record<RunState, string>> = { running: '#ffd54f', error: '#ff5252', cached: '#90a4ae', done: '#66bb6a' };
@@ -176,6 +178,10 @@ export function registerCatalogue(catalogue: Catalogue, hooks: NodeHooks = {}): 
           slot.color_on = slot.color_off = catalogue.portTypes[spec.type]?.color;
         }
         this.paramWidgets = addParamWidgets(this, specs);
+        for (const b of hooks.buttons?.(def) ?? []) {
+          const w = this.addWidget('button', b.label, undefined, () => b.action(this), {});
+          w.serialize = false;
+        }
         if (def.output) this.color = '#2e5d3a';
         this.serialize_widgets = false;
         this.setSize(this.computeSize());

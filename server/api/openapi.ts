@@ -140,6 +140,12 @@ export function buildOpenApi(deps: AppDeps): Json {
         },
       },
       '/v1/runs': {
+        get: {
+          summary: 'Recent runs, newest first (only the caller\'s own when API keys are on)',
+          operationId: 'listRuns',
+          parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200 } }],
+          responses: { '200': json({ type: 'object', properties: { runs: { type: 'array', items: ref('Run') } } }), ...errors(401) },
+        },
         post: {
           summary: 'Run an inline workflow with inputs',
           operationId: 'runInline',

@@ -65,6 +65,18 @@ export function runRoutes(deps: AppDeps): Router {
     await start(req, res, workflow, undefined, rest);
   });
 
+  // Recent jobs: with API keys, only the caller's own.
+  r.get('/v1/runs', (req, res) => {
+    const limit = Math.min(200, Math.max(1, Number(req.query.limit) || 50));
+    const owner = deps.config.apiKeys.length ? (res.locals.identity as string) : undefined;
+    const base = baseUrl(deps, req);
+    const summary = (j: ReturnType<typeof deps.queue.recent>[number]) => {
+      const { outputs: _o, ...view } = runView(deps, j, base);
+      return view;
+    };
+    res.json({ runs: deps.queue.recent(limit, owner).map(summary) });
+  });
+
   r.get('/v1/runs/:id', (req, res) => {
     const job = deps.queue.get(req.params.id);
     if (!job) throw notFound(`run "${req.params.id}"`);

@@ -134,7 +134,13 @@ interface RawResponse {
   body: http.IncomingMessage;
 }
 
-function send(target: VettedUrl, opts: SafeFetchOptions, method: string, body: Uint8Array | string | undefined, signal: AbortSignal): Promise<RawResponse> {
+function send(
+  target: VettedUrl,
+  headers: Record<string, string> | undefined,
+  method: string,
+  body: Uint8Array | string | undefined,
+  signal: AbortSignal,
+): Promise<RawResponse> {
   const { url, pinned } = target;
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -145,7 +151,7 @@ function send(target: VettedUrl, opts: SafeFetchOptions, method: string, body: U
         port: portOf(url),
         path: `${url.pathname}${url.search}`,
         method,
-        headers: { 'user-agent': 'maskflow', accept: '*/*', ...opts.headers },
+        headers: { 'user-agent': 'maskflow', accept: '*/*', ...headers },
         lookup: pinnedLookup(pinned),
         signal,
         ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
@@ -191,6 +197,7 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
   }, opts.timeoutMs);
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) controller.abort();
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
   });
@@ -199,18 +206,24 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
   let url = first;
   let method = (opts.method ?? 'GET').toUpperCase();
   let body = opts.body;
+  let headers = opts.headers;
   try {
     for (let redirects = 0; ; redirects++) {
       if (controller.signal.aborted) throw new Error('aborted');
       const target = await Promise.race([assertPublicUrl(url, opts.allowlist, opts.resolve), aborted]);
-      const res = await Promise.race([send(target, opts, method, body, controller.signal), aborted]);
+      const res = await Promise.race([send(target, headers, method, body, controller.signal), aborted]);
       const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && res.status !== 304 && location) {
         res.body.resume();
         if (redirects >= opts.maxRedirects) {
           throw new NodeError('url_too_many_redirects', `"${first.hostname}" redirected more than ${opts.maxRedirects} times (last host "${url.hostname}")`, { host: url.hostname });
         }
-        url = parseUrl(new URL(location, url));
+        const next = parseUrl(new URL(location, url));
+        // Credentials meant for one origin are not sent to another.
+        if (next.origin !== url.origin && headers) {
+          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|cookie|proxy-authorization)$/i.test(k)));
+        }
+        url = next;
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;

@@ -46,6 +46,10 @@ export async function fillMasked(image: RgbImage, mask: Mask, method: FillMethod
     throw new Error(`mask is ${mask.width}x${mask.height} but the image is ${image.width}x${image.height}`);
   }
   const hole = holeFromMask(mask);
+  if (method !== 'original' && method !== 'noise' && hole.every((h) => h === 1)) {
+    // Nothing to take colours from: mid grey, the neutral value a diffusion model expects.
+    return { width: image.width, height: image.height, data: new Uint8Array(image.data.length).fill(128) };
+  }
   switch (method) {
     case 'original':
       return { width: image.width, height: image.height, data: image.data.slice() };

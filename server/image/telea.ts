@@ -3,6 +3,8 @@
 // distance (fast marching), each pixel from known pixels within `radius`, weighted by
 // direction (along the normal of the level set), distance and level-set closeness, with
 // the first-order term I(q) + grad I(q)·(p - q) so gradients continue into the hole.
+// Two changes against streaks and overshoot: the gradient term uses only original
+// pixels (not filled ones), and each result is kept within its neighbours' range.
 import { squaredDistanceTo } from './distance.js';
 import type { RgbImage } from './types.js';
 

@@ -65,6 +65,12 @@ export function parseSafetensorsHeader(
     if (off[1] > dataSize) throw bad(file, `tensor "${name}" ends at byte ${off[1]} beyond the data (${dataSize} bytes; truncated file?)`);
     tensors.set(name, { name, dtype, shape, offset: dataStart + off[0], byteLength });
   }
+  // Overlapping tensors are a sign of a crafted or corrupted file.
+  const sorted = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!;
+    if (sorted[i]!.offset < prev.offset + prev.byteLength) throw bad(file, `tensors "${prev.name}" and "${sorted[i]!.name}" overlap`);
+  }
   return { tensors, metadata };
 }
 

@@ -38,6 +38,8 @@ export interface JobQueue {
   /** Writes the job to the store, then queues it. Throws QueueFullError when the queue is full. */
   submit(job: NewJob): SubmitResult;
   get(id: string): JobRecord | undefined;
+  /** Newest jobs first (of one owner when given). */
+  recent(limit: number, owner?: string): JobRecord[];
   /** 0-based position among queued jobs; undefined when not queued. */
   position(id: string): number | undefined;
   progress(id: string): JobProgress | undefined;

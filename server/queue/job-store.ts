@@ -163,6 +163,7 @@ export class JobStore {
       hashes: this.db.prepare('UPDATE jobs SET hashes = ? WHERE id = ?'),
       unfinished: this.db.prepare(`SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY priority DESC, seq ASC`),
       recent: this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?'),
+      recentOf: this.db.prepare('SELECT * FROM jobs WHERE owner IS ? ORDER BY seq DESC LIMIT ?'),
       fileHash: this.db.prepare('SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ms = ?'),
       contentUpload: this.db.prepare('SELECT file_id FROM content_uploads WHERE sha256 = ?'),
       putContentUpload: this.db.prepare('INSERT OR REPLACE INTO content_uploads (sha256, file_id) VALUES (?, ?)'),
@@ -223,8 +224,10 @@ export class JobStore {
     return (this.stmts.unfinished.all() as Row[]).map(fromRow);
   }
 
-  recent(limit = 50): JobRecord[] {
-    return (this.stmts.recent.all(limit) as Row[]).map(fromRow);
+  /** Newest first; only `owner`'s jobs when given. */
+  recent(limit = 50, owner?: string): JobRecord[] {
+    const rows = owner === undefined ? this.stmts.recent.all(limit) : this.stmts.recentOf.all(owner, limit);
+    return (rows as Row[]).map(fromRow);
   }
 
   cachedFileHash(file: string, size: number, mtimeMs: number): string | undefined {

@@ -86,6 +86,10 @@ export class LocalQueue implements JobQueue {
     return this.running.get(id)?.job ?? this.pending.find((j) => j.id === id) ?? this.store.get(id);
   }
 
+  recent(limit: number, owner?: string): JobRecord[] {
+    return this.store.recent(limit, owner).map((j) => this.running.get(j.id)?.job ?? j);
+  }
+
   position(id: string): number | undefined {
     const i = this.pending.findIndex((j) => j.id === id);
     return i >= 0 ? i : undefined;

@@ -11,6 +11,8 @@
 // With num_images 1 this equals diffusers with torch.Generator().manual_seed(seed); image i
 // of a batch is reproducible alone with seed + i and num_images 1. (diffusers draws one
 // [B,...] tensor from a single generator instead, so batches > 1 differ from diffusers.)
+// Ancestral schedulers keep drawing their step noise from the image's generator, as diffusers
+// passes its generator to scheduler.step. Each image has its own scheduler object.
 import { NodeError } from '../engine/errors.js';
 import type { ModelStore } from '../models/model-store.js';
 import type { ModelRef } from '../models/refs.js';
@@ -123,7 +125,7 @@ export async function denoise(
   // --- schedule: one scheduler per image (multistep state and ancestral noise stay per image) ---
   const makeOne = () => opts.schedulerFactory?.() ?? makeScheduler(opts.scheduler, opts.schedulerConfig ?? info.schedulerConfig);
   const scheds: SamplerScheduler[] = [];
-  for (let i = 0; i < B; i++) scheds.push(await makeOne());
+  for (let i = 0; i < B; i++) scheds.push(makeOne());
   for (const s of scheds) s.setTimesteps(opts.steps);
   const txt2img = !hasSource;
   const start = txt2img ? 0 : strengthStart(opts.steps, opts.strength);

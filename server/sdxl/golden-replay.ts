@@ -119,6 +119,7 @@ export async function replayGoldenCase(caseDir: string, opts: ReplayOptions): Pr
   for (const k of ['denoising_start', 'denoising_end', 'padding_mask_crop', 'timesteps', 'sigmas', 'ip_adapter_image', 'negative_original_size', 'negative_target_size', 'negative_crops_coords_top_left']) {
     if (params[k] !== undefined && params[k] !== null) throw new Error(`params.json sets ${k}, which the replay does not support`);
   }
+  if (typeof params.prompt !== 'string') throw new Error('params.json prompt must be a single string (prompt batches are not supported; use num_images_per_prompt)');
   if (params.eta && params.scheduler.class === 'DDIMScheduler') throw new Error('DDIM with eta > 0 is not supported');
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   const size = {

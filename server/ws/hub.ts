@@ -52,7 +52,7 @@ export class WsHub {
     private readonly opts: HubOptions,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxBodyBytes });
-    this.unsubscribeQueue = deps.queue.subscribe((e, job) => this.onRunEvent(e, job));
+    this.unsubscribeQueue = deps.queue.subscribe((e) => this.onRunEvent(e));
   }
 
   /** Routes `upgrade` requests for /ws here; others are refused. */
@@ -183,7 +183,7 @@ export class WsHub {
     return { type: 'run:cancelled', runId: job.id };
   }
 
-  private onRunEvent(e: RunEvent, job: JobRecord): void {
+  private onRunEvent(e: RunEvent): void {
     const subs = this.byRun.get(e.runId);
     if (!subs?.size) return;
     if (e.type === 'run:queued') return; // subscribers got it as the reply to `run`
@@ -208,7 +208,6 @@ export class WsHub {
       }
       this.byRun.delete(e.runId);
     }
-    void job;
   }
 
   private addSub(client: Client, runId: string, previews: boolean): void {
@@ -236,10 +235,7 @@ export class WsHub {
   }
 
   private sendError(client: Client, err: unknown, ref: string | undefined): void {
-    const e =
-      err instanceof HttpError
-        ? err.body()
-        : { code: 'internal', message: 'internal error' };
+    const e = err instanceof HttpError ? err.body() : { code: 'internal', message: 'internal error' };
     if (!(err instanceof HttpError)) this.deps.logger.error({ err }, 'websocket message failed');
     this.send(client, { type: 'error', error: e, ...(ref ? { ref } : {}) });
   }

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../server/helpers.js';
 import { tempDir } from '../server/helpers.js';
-import { ARTIFACTS, launchBrowser, openPage, screenshot, startEditorServer } from './helpers.js';
+import { ARTIFACTS, ensureClientBuilt, launchBrowser, openPage, screenshot, startEditorServer } from './helpers.js';
 
 // Functions passed to page.evaluate run in the browser; the root tsconfig has no DOM lib.
 declare const window: any;
@@ -17,11 +17,14 @@ declare const DragEvent: any;
 type Wf = { nodes: Record<string, { type: string; params?: Record<string, unknown>; inputs?: Record<string, [string, string]> }>; [k: string]: unknown };
 
 let server: TestServer;
+/** The same server with an empty models folder. */
+let bare: TestServer;
 let browser: Browser;
 let inputPng: string;
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startEditorServer(), launchBrowser()]);
+  ensureClientBuilt();
+  [server, bare, browser] = await Promise.all([startEditorServer(), startEditorServer({ MASKFLOW_MODELS_DIR: tempDir('maskflow-nomodels-') }), launchBrowser()]);
   mkdirSync(ARTIFACTS, { recursive: true });
   inputPng = path.join(tempDir('maskflow-e2e-'), 'input.png');
   const gradient = Buffer.alloc(128 * 96 * 3);
@@ -31,7 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
+  await Promise.all([server?.stop(), bare?.stop()]);
 });
 
 const status = (page: Page) => page.locator('#status').textContent();
@@ -173,6 +176,18 @@ describe('workflow editor', () => {
     await again.context.close();
   });
 
+  it('deletes a saved workflow', async () => {
+    const second = await openPage(browser, `${server.url}/?workflow=e2e-saved`);
+    await waitStatus(second.page, /Opened e2e-saved/);
+    expect(await second.page.locator('#wf-list option[value="e2e-saved"]').count()).toBe(1);
+    second.page.once('dialog', (d) => void d.accept());
+    await second.page.click('#btn-delete');
+    await waitStatus(second.page, /Deleted e2e-saved/);
+    expect(await second.page.locator('#wf-list option[value="e2e-saved"]').count()).toBe(0);
+    expect((await fetch(new URL('/v1/workflows/e2e-saved', server.url))).status).toBe(404);
+    await second.context.close();
+  });
+
   it('shows a validation error on the node whose link is broken', async () => {
     await page.evaluate(() => {
       const e = window.maskflow.editor;
@@ -209,6 +224,13 @@ describe('workflow editor', () => {
     await page.keyboard.press('Control+Enter');
     await waitStatus(page, /Running Denoise .*: \d+\/\d+/, 60_000);
     expect(await page.locator('#btn-cancel').isEnabled()).toBe(true);
+    const running = await page.evaluate(() => {
+      const v = window.maskflow.editor.node('sampler').view;
+      return { state: v.state, progress: v.progress };
+    });
+    expect(running.state).toBe('running');
+    expect(running.progress).toBeGreaterThan(0);
+    await screenshot(page, 'e2e-05-running');
     await page.click('#btn-cancel');
     await waitStatus(page, /^(Cancelled|Done|Failed)/, 60_000);
     expect(await status(page)).toBe('Cancelled');
@@ -235,19 +257,22 @@ describe('workflow editor', () => {
 
 describe('editor without models, on a tablet', () => {
   it('opens classical-fill with a note on adding a model, and paints with touch', async () => {
-    const bare = await startEditorServer({ MASKFLOW_MODELS_DIR: tempDir('maskflow-nomodels-') });
-    try {
+    {
       const { page, errors, context } = await openPage(browser, bare.url, { width: 820, height: 1180 }, { touch: true });
       await waitStatus(page, /Opened classical-fill/);
       expect(await page.locator('#note').isVisible()).toBe(true);
       expect(await page.locator('#note').textContent()).toMatch(/models directory/);
       expect(Object.keys((await workflow(page)).nodes)).toContain('load_image');
-      await screenshot(page, 'e2e-05-tablet-classical-fill');
+      await screenshot(page, 'e2e-06-tablet-classical-fill');
       // the side panel slides in on narrow screens
       expect(await page.locator('#sidebar').evaluate((el) => el.getBoundingClientRect().left >= window.innerWidth)).toBe(true);
       await page.tap('#btn-sidebar');
       await page.waitForTimeout(250);
       expect(await page.locator('#sidebar').evaluate((el) => el.getBoundingClientRect().right <= window.innerWidth + 1)).toBe(true);
+      // the palette adds nodes without a right-click
+      await page.fill('#palette-filter', 'resize');
+      await page.tap('.palette button[data-type="image/resize"]');
+      expect(Object.keys((await workflow(page)).nodes)).toContain('resize');
 
       // load an image through the API and paint on it with a finger
       const up = (await fetch(new URL('/v1/uploads', bare.url), { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: await sharp(inputPng).toBuffer() }).then((r) => r.json())) as { id: string };
@@ -265,7 +290,7 @@ describe('editor without models, on a tablet', () => {
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: pt(0.2, 0.3) });
       for (let i = 1; i <= 8; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: pt(0.2 + i * 0.07, 0.3 + i * 0.03) });
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-      await screenshot(page, 'e2e-06-tablet-touch-mask');
+      await screenshot(page, 'e2e-07-tablet-touch-mask');
       await page.click('.mf-save');
       await waitStatus(page, /Mask|rror|fail/i);
       expect(await status(page)).toMatch(/^Mask loaded in load-mask and connected to prepare\.mask \(\d+% to repaint\)/);
@@ -276,8 +301,6 @@ describe('editor without models, on a tablet', () => {
       expect(Number((await status(page))!.match(/\((\d+)%/)![1])).toBeGreaterThan(2);
       expect(errors).toEqual([]);
       await context.close();
-    } finally {
-      await bare.stop();
     }
   });
 });

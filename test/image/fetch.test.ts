@@ -22,6 +22,8 @@ beforeAll(async () => {
     } else if (url.pathname === '/big-chunked') {
       res.write(Buffer.alloc(3000));
       res.end(Buffer.alloc(3000));
+    } else if (url.pathname === '/echo-auth') {
+      res.end(String(req.headers.authorization ?? 'none'));
     } else if (url.pathname === '/slow') {
       setTimeout(() => res.end('late'), 2000);
     } else if (url.pathname === '/redirect') {
@@ -139,6 +141,21 @@ describe('safeFetch', () => {
   it('follows an allowed redirect', async () => {
     const res = await safeFetch(`${base}/redirect?to=/ok`, opts());
     expect(res.finalUrl).toBe(`${base}/ok`);
+  });
+
+  it('does not forward credentials to another origin on redirect', async () => {
+    const headers = { authorization: 'Bearer secret' };
+    const same = await safeFetch(`${base}/redirect?to=/echo-auth`, opts({ headers }));
+    expect(Buffer.from(same.bytes).toString()).toBe('Bearer secret');
+    const to = encodeURIComponent(`http://localhost:${port}/echo-auth`);
+    const cross = await safeFetch(`${base}/redirect?to=${to}`, opts({ headers, allowlist: [`127.0.0.1:${port}`, `localhost:${port}`] }));
+    expect(Buffer.from(cross.bytes).toString()).toBe('none');
+  });
+
+  it('stops at once when the caller aborts', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('run cancelled'));
+    await expect(safeFetch(`${base}/slow`, opts({ signal: ac.signal }))).rejects.toThrow('run cancelled');
   });
 
   it('refuses other schemes, also on redirect', async () => {

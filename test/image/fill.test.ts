@@ -75,6 +75,14 @@ describe('fill-masked', () => {
     expect(calls).toBe(2);
   });
 
+  it('a mask covering everything gives mid grey, and tiny images work', async () => {
+    const tiny = { width: 3, height: 2, data: new Uint8Array(18).fill(100) };
+    for (const method of ['blur', 'telea', 'patchmatch'] as const) {
+      expect([...(await fillMasked(tiny, rectMask(3, 2, 0, 0, 3, 2), method)).data]).toEqual(new Array(18).fill(128));
+      expect([...(await fillMasked(tiny, rectMask(3, 2, 0, 0, 1, 1), method)).data]).toEqual(new Array(18).fill(100));
+    }
+  });
+
   it('noise is seeded and original keeps the image', async () => {
     const a = await fillMasked(img, mask, 'noise', { seed: 5 });
     const b = await fillMasked(img, mask, 'noise', { seed: 5 });

@@ -111,5 +111,6 @@ describe('safetensors reader', () => {
     await expectInvalid(header({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8), /beyond the data/);
     await expectInvalid(header({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4), /invalid shape/);
     await expectInvalid(header({ w: { dtype: 'F32', shape: [1], data_offsets: [4] } }, 4), /invalid data_offsets/);
+    await expectInvalid(header({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /overlap/);
   });
 });

@@ -2,12 +2,13 @@
 // through the golden CLI's entry function (the same domain functions the nodes call).
 // Tolerances: test/fixtures/README.md §4 (final latents 2e-3, image 1e-4, embeds 1e-4).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenMain } from '../../server/sdxl/golden-cli.js';
+import { replayGoldenCase } from '../../server/sdxl/golden-replay.js';
 import { GOLDENS, MODELS_DIR, maxAbsDiff, readF32 } from './golden-io.js';
 import { testStore } from './helpers.js';
 
@@ -62,6 +63,26 @@ describe('diffusers pipeline goldens via the golden CLI entry function', () => {
     const code = await goldenMain([path.join(GOLDENS, c), '--models', MODELS_DIR, '--out', out, '--threads', '1', '--seed-from-params'], (l) => lines.push(l), store);
     expect(code, lines.join('\n')).toBe(0);
     check(c, out, lines);
+  });
+
+  it.each(['inpaint9_dpmpp2mk_s060', 'inpaint4_ddim_s080'])('%s with num_images_per_prompt 2 (same noise twice) gives the golden twice', async (c) => {
+    // A case in the same format with a batch: drives the [negative × B; positive × B] layout,
+    // per-image schedulers and the per-image split of noise.bin.
+    const dir = path.join(tmp, `${c}-b2`);
+    cpSync(path.join(GOLDENS, c), dir, { recursive: true });
+    const params = JSON.parse(readFileSync(path.join(dir, 'params.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'params.json'), JSON.stringify({ ...params, num_images_per_prompt: 2 }));
+    const noise = readFileSync(path.join(dir, 'noise.bin'));
+    writeFileSync(path.join(dir, 'noise.bin'), Buffer.concat([noise, noise]));
+    const r = await replayGoldenCase(dir, { store });
+    const want = readF32(path.join(GOLDENS, c, 'final_latents.bin'));
+    const image = readF32(path.join(GOLDENS, c, 'image_out.bin'));
+    expect(r.latentShape).toEqual([2, 4, 16, 16]);
+    for (let i = 0; i < 2; i++) {
+      expect(maxAbsDiff(r.finalLatents.subarray(i * want.length, (i + 1) * want.length), want)).toBeLessThanOrEqual(2e-3);
+      expect(maxAbsDiff(r.imageOut.subarray(i * image.length, (i + 1) * image.length), image)).toBeLessThanOrEqual(1e-4);
+    }
+    expect(r.promptEmbedsShape).toEqual([2, 77, 56]);
   });
 
   it('fails with a message on a bad case folder and on missing arguments', async () => {

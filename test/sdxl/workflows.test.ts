@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../server/config.js';
 import { OutputCache } from '../../server/engine/cache.js';
@@ -101,6 +102,19 @@ describe('SDXL workflows', () => {
     expect(refine.executed).toContain('refine_sampler');
     expect(JSON.stringify(refine.outputs.save)).toMatch(/png/);
   }, 120_000);
+
+  it('an image whose size the model cannot take is resized for the model and composited back at its size', async () => {
+    const png = async (w: number, h: number, ch: 1 | 3, fill: (i: number) => number) =>
+      `data:image/png;base64,${(await sharp(Buffer.from(new Uint8Array(w * h * ch).map((_, i) => fill(i))), { raw: { width: w, height: h, channels: ch } }).png().toBuffer()).toString('base64')}`;
+    const image = await png(100, 70, 3, (i) => (i * 7) & 255);
+    const mask = await png(100, 70, 1, (i) => (i % 100 > 50 ? 255 : 0));
+    const r = await run(wf('sdxl-inpaint'), { prompt: 'x', image, mask, steps: 2, seed: 1, model: 'tiny-sdxl-inpaint' });
+    const logs = r.events.filter((e) => e.type === 'node:log' && e.nodeId === 'encode').map((e) => (e as { msg: string }).msg);
+    expect(logs.join('\n')).toMatch(/resized from 100x70 to 96x64/);
+    const saved = JSON.stringify(r.outputs.save);
+    expect(saved).toMatch(/"width":100/);
+    expect(saved).toMatch(/"height":70/);
+  }, 60_000);
 
   it('an inpainting model without a mask is a clear node error', async () => {
     const err = await run(wf('sdxl-txt2img'), { prompt: 'x', steps: 1, width: 64, height: 64, model: 'tiny-sdxl-inpaint' }).catch((e) => e);

@@ -7,7 +7,7 @@ let keyed: TestServer;
 let open: TestServer;
 beforeAll(async () => {
   [keyed, open] = await Promise.all([
-    startTestServer({ MASKFLOW_API_KEYS: 'k1, k2', MASKFLOW_RATE_LIMIT_PER_MINUTE: '5', MASKFLOW_CORS_ORIGINS: 'https://app.example' }),
+    startTestServer({ MASKFLOW_API_KEYS: 'k1, k2, k3, k4', MASKFLOW_RATE_LIMIT_PER_MINUTE: '5', MASKFLOW_CORS_ORIGINS: 'https://app.example' }),
     startTestServer(),
   ]);
 });
@@ -55,6 +55,14 @@ describe('auth on', () => {
     expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
     // Another key has its own budget.
     expect((await api(keyed, 'GET', '/v1/workflows', undefined, { authorization: 'Bearer k1' })).status).toBe(200);
+  });
+
+  it('lists only the caller\'s own runs', async () => {
+    const mine = await api(keyed, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1) }, { authorization: 'Bearer k3' });
+    expect(mine.status).toBe(202);
+    const own = await api(keyed, 'GET', '/v1/runs', undefined, { authorization: 'Bearer k3' });
+    expect(own.body.runs.map((r: any) => r.id)).toEqual([mine.body.id]);
+    expect((await api(keyed, 'GET', '/v1/runs', undefined, { authorization: 'Bearer k4' })).body.runs).toEqual([]);
   });
 
   it('answers CORS preflights only for configured origins', async () => {

@@ -178,6 +178,14 @@ describe('validation', () => {
     ['unknown model', { model: 'not-a-model' }, 'model'],
     ['lora without path', { loras: [{ scale: 1 }] }, 'loras.0.path'],
     ['bad image url', { image_url: 'not a url' }, 'image_url'],
+    ['missing mask', { mask_url: undefined }, 'mask_url'],
+    ['negative prompt wrong type', { negative_prompt: 5 }, 'negative_prompt'],
+    ['lora scale out of range', { loras: [{ path: 'upload:x', scale: 9 }] }, 'loras.0.scale'],
+    ['embeddings wrong type', { embeddings: 'x' }, 'embeddings'],
+    ['expand_prompt wrong type', { expand_prompt: 'yes' }, 'expand_prompt'],
+    ['safety checker wrong type', { enable_safety_checker: 1 }, 'enable_safety_checker'],
+    ['priority out of range', { priority: 1000 }, 'priority'],
+    ['image_size wrong type', { image_size: 512 }, 'image_size'],
     ['file url', { image_url: 'file:///etc/passwd' }, 'image_url'],
   ];
   for (const [name, patch, field] of cases) {

@@ -46,7 +46,7 @@ describe('restart', () => {
   it('fails a job interrupted too often, with a reason', async () => {
     const dir = tempDir();
     let s = await startTestServer({ MASKFLOW_JOB_MAX_ATTEMPTS: '1' }, { dataDir: dir });
-    const job = await api(s, 'POST', '/v1/runs', { workflow: toyWorkflow(400, 10) });
+    const job = await api(s, 'POST', '/v1/runs', { workflow: toyWorkflow(150, 30) });
     await until(async () => (await api(s, 'GET', `/v1/runs/${job.body.id}`)).body.status === 'running');
     await s.stop({ keepData: true });
     s = await startTestServer({ MASKFLOW_JOB_MAX_ATTEMPTS: '1' }, { dataDir: dir });

@@ -42,6 +42,14 @@ describe('workflow runs', () => {
     expect((await finished(r.body.id)).status).toBe('cancelled');
   });
 
+  it('lists recent runs, newest first', async () => {
+    const a = await api(server, 'POST', '/v1/runs?wait=1', { workflow: toyWorkflow(1, 1) });
+    const list = await api(server, 'GET', '/v1/runs?limit=2');
+    expect(list.body.runs).toHaveLength(2);
+    expect(list.body.runs[0]).toMatchObject({ id: a.body.id, status: 'succeeded' });
+    expect(list.body.runs[0].outputs).toBeUndefined();
+  });
+
   it('waits for the result with ?wait=true', async () => {
     const r = await api(server, 'POST', '/v1/runs?wait=true', { workflow: toyWorkflow(1, 1), inputs: { value: 2 } });
     expect(r.status).toBe(200);
@@ -104,7 +112,7 @@ describe('workflow runs', () => {
   });
 
   it('runs higher priority first, bounds the queue, honours Idempotency-Key and cancels', async () => {
-    const blocker = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(200, 10) });
+    const blocker = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(150, 15) });
     await until(async () => (await api(server, 'GET', `/v1/runs/${blocker.body.id}`)).body.status === 'running');
     const low = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), inputs: { value: 1 } });
     const high = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), inputs: { value: 2 }, priority: 5 }, { 'Idempotency-Key': 'abc' });
