@@ -117,11 +117,13 @@ async function main(): Promise<void> {
     const name = $<HTMLInputElement>('wf-name').value.trim();
     if (!name || builtins.has(name)) return status('Only your own saved workflows can be deleted', 'error');
     if (!confirm(`Delete the saved workflow "${name}"?`)) return;
-    await api.deleteWorkflow(name).then(
-      () => status(`Deleted ${name}`, 'ok'),
-      (err: Error) => status(err.message, 'error'),
-    );
-    await refreshList();
+    try {
+      await api.deleteWorkflow(name);
+      await refreshList();
+      status(`Deleted ${name}`, 'ok');
+    } catch (err) {
+      status((err as Error).message, 'error');
+    }
   };
   const download = () => {
     const name = $<HTMLInputElement>('wf-name').value.trim() || 'workflow';

@@ -22,7 +22,7 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params) => sourceFingerprint(params.url),
+  fingerprint: (params, ctx) => sourceFingerprint(params.url, ctx.services.config.allowLocalPaths),
   async execute(_inputs, params, ctx) {
     try {
       const loaded = await loadImage(params.url, {

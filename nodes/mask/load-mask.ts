@@ -20,7 +20,7 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params) => sourceFingerprint(params.url),
+  fingerprint: (params, ctx) => sourceFingerprint(params.url, ctx.services.config.allowLocalPaths),
   async execute(inputs, params, ctx) {
     let mask;
     try {

@@ -58,8 +58,8 @@ export function inpaintRoutes(deps: AppDeps): Router {
     };
     body.image_url = await normalizeSource(body.image_url, 'image_url', ctx);
     body.mask_url = await normalizeSource(body.mask_url, 'mask_url', ctx);
-    for (const [i, l] of (body.loras ?? []).entries()) l.path = await normalizeSource(l.path, `loras.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes });
-    for (const [i, e] of (body.embeddings ?? []).entries()) e.path = await normalizeSource(e.path, `embeddings.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes });
+    for (const [i, l] of (body.loras ?? []).entries()) l.path = await normalizeSource(l.path, `loras.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes }, { allowName: true });
+    for (const [i, e] of (body.embeddings ?? []).entries()) e.path = await normalizeSource(e.path, `embeddings.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes }, { allowName: true });
     if (body.webhook_url !== undefined) await assertSafeUrl(body.webhook_url, 'webhook_url', ctx);
 
     body.seed ??= randomInt(0, 2 ** 32);

@@ -36,9 +36,11 @@ async function uploadRef(id: string, ctx: SourceContext, field: string): Promise
 }
 
 /** Normalises one source; throws a 422 HttpError naming `field`. */
-export async function normalizeSource(raw: string, field: string, ctx: SourceContext, opts: { allowData?: boolean } = {}): Promise<string> {
+export async function normalizeSource(raw: string, field: string, ctx: SourceContext, opts: { allowData?: boolean; allowName?: boolean } = {}): Promise<string> {
   const text = raw.trim();
   if (!text) throw unprocessable('invalid_url', 'must not be empty', field);
+  // LoRAs and embeddings may also name a file under the models directory (loras/, embeddings/).
+  if (opts.allowName && /^[A-Za-z0-9_][A-Za-z0-9_. -]*(\/[A-Za-z0-9_][A-Za-z0-9_. -]*)*$/.test(text) && !text.split('/').includes('..')) return text;
   if (/^upload:/i.test(text)) return uploadRef(text.slice(7), ctx, field);
   if (isDataUri(text)) {
     if (opts.allowData === false) throw unprocessable('invalid_url', 'a data URI is not accepted here', field);

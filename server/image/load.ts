@@ -23,8 +23,9 @@ export function withDetails(err: unknown, details: Record<string, unknown>): unk
  * Cache fingerprint of a source: local files change in place, so their size and mtime
  * count; URLs, data URIs and uploads are keyed by the string itself.
  */
-export async function sourceFingerprint(source: string): Promise<string> {
-  if (sourceKind(source) !== 'file') return '';
+export async function sourceFingerprint(source: string, allowLocalPaths: boolean): Promise<string> {
+  // Without local paths allowed the run will refuse the path: do not even stat it.
+  if (!allowLocalPaths || sourceKind(source) !== 'file') return '';
   try {
     const s = source.trim();
     const file = s.toLowerCase().startsWith('file:') ? fileURLToPath(s) : path.resolve(s);

@@ -48,6 +48,21 @@ export class ContentHasher {
   }
 }
 
+/** A LoRA / embedding named by file name under <modelsDir>/loras or /embeddings (with or without .safetensors). */
+async function inModelsDir(modelsDir: string, kind: 'loras' | 'embeddings', name: string): Promise<string | undefined> {
+  const root = path.resolve(modelsDir, kind);
+  for (const candidate of [name, `${name}.safetensors`]) {
+    const p = path.resolve(root, candidate);
+    if (!p.startsWith(root + path.sep)) continue;
+    try {
+      if ((await stat(p)).isFile()) return p;
+    } catch {
+      /* next candidate */
+    }
+  }
+  return undefined;
+}
+
 interface FileLookup {
   pathOf(id: string): Promise<string | undefined>;
 }
@@ -74,9 +89,9 @@ export async function hashJobInputs(
       const p = typeof item?.path === 'string' ? item.path : undefined;
       if (!p) continue;
       const id = /^upload:(.+)$/.exec(p)?.[1];
-      const file = id ? await files.pathOf(id) : undefined;
+      const file = id ? await files.pathOf(id) : /^https?:/i.test(p) ? undefined : await inModelsDir(modelsDir, kind, p);
       // URLs are fetched by the worker; their content is not known here, so the URL itself is recorded.
-      out[`${kind === 'loras' ? 'lora' : 'embedding'}:${p}`] = file ? await hasher.file(file) : 'not-hashed:url';
+      out[`${kind === 'loras' ? 'lora' : 'embedding'}:${p}`] = file ? await hasher.file(file) : /^https?:/i.test(p) ? 'not-hashed:url' : 'not-found';
     }
   }
   return out;

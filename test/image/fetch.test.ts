@@ -94,6 +94,10 @@ describe('safeFetch', () => {
     ['http://224.0.0.1/', 'url_private_address', '224.0.0.1'],
     ['http://[fe80::1]/', 'url_private_address', '[fe80::1]'],
     ['http://0x7f000001:9/', 'url_private_address', '127.0.0.1'],
+    ['http://[fc00::1]/', 'url_private_address', '[fc00::1]'],
+    ['http://[64:ff9b::a00:1]/', 'url_private_address', '[64:ff9b::a00:1]'],
+    ['http://100.64.0.1/', 'url_private_address', '100.64.0.1'],
+    ['http://[::]/', 'url_private_address', '[::]'],
   ])('refuses %s', async (url, code, host) => {
     const t0 = performance.now();
     const err = await codeOf(safeFetch(url, opts()));
@@ -117,6 +121,13 @@ describe('safeFetch', () => {
     expect(err.code).toBe('url_resolves_to_private');
     expect(err.message).toContain('example.test');
     expect(err.message).toContain('10.1.2.3');
+  });
+
+  it('refuses a name resolving to an IPv4-mapped private address', async () => {
+    const resolve = async () => [{ address: '::ffff:10.0.0.1', family: 6 as const }];
+    const err = await codeOf(safeFetch('http://mapped.test/', opts({ resolve })));
+    expect(err.code).toBe('url_resolves_to_private');
+    expect(err.message).toContain('mapped.test');
   });
 
   it('pins the connection to the vetted address (no second DNS lookup)', async () => {

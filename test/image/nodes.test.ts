@@ -67,6 +67,10 @@ describe('image/load-image', () => {
     const cli = await createHarness({ allowLocalPaths: true });
     const { outputs } = await cli.run(loadAndSave(file));
     expect(outputs.save!.images).toHaveLength(1);
+    // A file changed in place is read again (its size and mtime are in the cache key).
+    await writeFile(file, await encode(naturalTexture(20, 10), 'png'));
+    const again = await cli.run(loadAndSave(file));
+    expect((again.outputs.save!.images as { width: number }[])[0]!.width).toBe(20);
   });
 
   it('alpha_as_mask: transparent = repaint', async () => {

@@ -73,6 +73,34 @@ describe('grow and shrink', () => {
     expect(maskBounds(s2)).toEqual({ x: 0, y: 0, width: 7, height: 32 });
   });
 
+  it('soft grow and shrink equal brute-force disc max / min', () => {
+    const w = 31;
+    const h = 23;
+    const data = Float32Array.from({ length: w * h }, (_, i) => ((i * 7919) % 97 < 9 ? ((i * 31) % 10) / 10 + 0.05 : 0));
+    const m: Mask = { width: w, height: h, data };
+    for (const r of [2, 4, -2, -3]) {
+      const out = growMask(m, r);
+      const rr = Math.abs(r);
+      let wrong = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let best = r > 0 ? 0 : 1;
+          for (let dy = -rr; dy <= rr; dy++) {
+            for (let dx = -rr; dx <= rr; dx++) {
+              const sx = x + dx;
+              const sy = y + dy;
+              if (dx * dx + dy * dy > rr * rr || sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
+              const v = data[sy * w + sx]!;
+              best = r > 0 ? Math.max(best, v) : Math.min(best, v);
+            }
+          }
+          if (Math.abs(out.data[y * w + x]! - best) > 1e-6) wrong++;
+        }
+      }
+      expect(wrong, `radius ${r}`).toBe(0);
+    }
+  });
+
   it('grows soft masks by grey dilation with the same disc', () => {
     const m = rectMask(21, 21, 10, 10, 1, 1);
     m.data[10 * 21 + 10] = 0.6;

@@ -79,7 +79,7 @@ describe('SDXL workflows', () => {
 
     const again = await run(wf('sdxl-inpaint'), { ...inputs, seed: 8 });
     expect(again.executed.sort()).toEqual(['composite', 'decode', 'sampler', 'save']);
-    expect(again.cached.sort()).toEqual(['encode', 'image', 'mask', 'model', 'prep', 'text']);
+    expect(again.cached.sort()).toEqual(['emb', 'encode', 'image', 'lora', 'mask', 'model', 'prep', 'text']);
 
     const newPrompt = await run(wf('sdxl-inpaint'), { ...inputs, seed: 8, prompt: 'a blue fox' });
     expect(newPrompt.executed).not.toContain('encode');
