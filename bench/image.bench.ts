@@ -100,6 +100,13 @@ export default async function bench(print: (line: string) => void): Promise<void
   print(`  sum (JPEG image)              ${ms(sum(decJpeg, decMask, prepMs, toTensorReused))}   goal < 30 ms`);
   print(`  whole stage, decodes in parallel ${ms(stage)}`);
 
+  // Fresh large buffers cost page faults; on some machines (sandboxed VMs) that dominates.
+  const alloc = await median(() => {
+    const x = new Float32Array(3 * SIZE * SIZE);
+    for (let i = 0; i < x.length; i += 1024) x[i] = 1;
+  });
+  print(`  (allocate + touch 12 MB       ${ms(alloc)}${process.env.MALLOC_MMAP_THRESHOLD_ ? '' : '; if large, try MALLOC_MMAP_THRESHOLD_=134217728 MALLOC_TRIM_THRESHOLD_=1073741824'})`);
+
   const generated = photoLike(SIZE);
   generated.data.reverse();
   const half = await resizeImage(generated, 512, 512, 'exact');

@@ -64,3 +64,10 @@ export const api = {
     return { id: res.id, url: `/v1/files/${res.id}` };
   },
 };
+
+/** A URL the browser can load for a param value (`upload:<id>` is the server's short form of `/v1/files/<id>`). */
+export function browserUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value) return undefined;
+  if (value.startsWith('upload:')) return `/v1/files/${value.slice('upload:'.length)}`;
+  return /^(\/|https?:|data:image\/|blob:)/.test(value) ? value : undefined;
+}

@@ -1,8 +1,6 @@
 // Editor entry: loads the catalogue, opens the default (or requested) workflow, and wires the
 // toolbar, side panel, keyboard shortcuts, drag and drop, running and the mask painter.
-import '@comfyorg/litegraph/style.css';
-import './style.css';
-import { api, ApiError } from './api.js';
+import { api, ApiError, browserUrl } from './api.js';
 import { GraphEditor } from './graph/editor.js';
 import { connectMask, currentMaskUrl } from './mask-link.js';
 import { openMaskPainter } from './mask-painter/painter.js';
@@ -11,6 +9,8 @@ import { Sidebar } from './panels/sidebar.js';
 import { isPng, parseWorkflow, workflowFromPng } from './png.js';
 import { RunController } from './run-controller.js';
 import type { CatalogueNode, Workflow } from './types.js';
+// After the editor (and litegraph's stylesheet), so ours wins.
+import './style.css';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const EMPTY: Workflow = { version: 1, nodes: {} };
@@ -23,6 +23,7 @@ function isImageLoader(def: CatalogueNode): boolean {
 function status(text: string, kind: 'info' | 'busy' | 'error' | 'ok' = 'info'): void {
   const s = $('status');
   s.textContent = text;
+  s.title = text;
   s.dataset.kind = kind;
 }
 
@@ -145,10 +146,13 @@ async function main(): Promise<void> {
   };
 
   // ---- images and masks ----
+  /** Image and mask loaders show what their url points at. */
   function showSourceImage(nodeId: string): void {
-    if (!Sidebar.isImageNode(editor, nodeId)) return;
-    const url = editor.param(nodeId, 'url');
-    if (typeof url !== 'string' || !/^(\/|https?:|data:image\/)/.test(url)) return;
+    const node = editor.node(nodeId);
+    const def = node && editor.def(node.type);
+    if (!def || def.params.properties?.url?.type !== 'string' || !Object.values(def.outputs).some((o) => o.type === 'IMAGE' || o.type === 'MASK')) return;
+    const url = browserUrl(editor.param(nodeId, 'url'));
+    if (!url) return;
     const img = new Image();
     img.onload = () => editor.canvas.setDirty(true, true);
     img.src = url;
@@ -172,8 +176,8 @@ async function main(): Promise<void> {
     if (Sidebar.isImageNode(editor, nodeId) && file.type.startsWith('image/')) await setImage(nodeId, file).catch((e: Error) => status(e.message, 'error'));
   }
   async function paintMask(nodeId: string): Promise<void> {
-    const url = editor.param(nodeId, 'url');
-    if (typeof url !== 'string' || !url) return status('Load an image into the node first (Upload image…)', 'error');
+    const url = browserUrl(editor.param(nodeId, 'url'));
+    if (!url) return status('Load an image into the node first (upload image…)', 'error');
     try {
       const result = await openMaskPainter({ imageUrl: url, maskUrl: currentMaskUrl(editor, nodeId) });
       if (!result) return;
@@ -198,6 +202,8 @@ async function main(): Promise<void> {
   $('btn-download').addEventListener('click', download);
   $('btn-new').addEventListener('click', () => discardOk() && load(EMPTY, ''));
   $('btn-fit').addEventListener('click', () => editor.fitView());
+  $('btn-zoom-in').addEventListener('click', () => editor.zoom(1.25));
+  $('btn-zoom-out').addEventListener('click', () => editor.zoom(0.8));
   $('btn-sidebar').addEventListener('click', () => document.body.classList.toggle('sidebar-open'));
   $<HTMLSelectElement>('wf-list').addEventListener('change', (e) => {
     const name = (e.target as HTMLSelectElement).value;

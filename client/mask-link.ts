@@ -1,5 +1,6 @@
 // Where a painted mask goes: the mask-loading node feeding the MASK input downstream of a
 // load-image node (created and linked when missing), or the image node's own mask URL param.
+import { browserUrl } from './api.js';
 import type { GraphEditor } from './graph/editor.js';
 import type { CatalogueNode } from './types.js';
 
@@ -84,7 +85,7 @@ export function currentMaskUrl(editor: GraphEditor, imageNodeId: string): string
     const loader = findMaskLoader(editor, imageNodeId);
     return loader ? editor.param(loader.wfId!, 'url') : undefined;
   })();
-  return typeof url === 'string' && /^(\/|https?:|data:image\/)/.test(url) ? url : undefined;
+  return browserUrl(url);
 }
 
 /** Puts the uploaded mask URL into the workflow; returns a sentence saying where it went. */

@@ -1,6 +1,7 @@
 // The graph editor: a LiteGraph graph and canvas, loaded from and saved to the server's
 // workflow format, with the run state shown on nodes. The rest of the client talks to this
 // class only, so litegraph stays inside client/graph/.
+import '@comfyorg/litegraph/style.css';
 import { LGraph, LGraphCanvas, LiteGraph, type LGraphNode } from '@comfyorg/litegraph';
 import type { Catalogue, CatalogueNode, Problem, PublicInput, Workflow } from '../types.js';
 import { freshId, fromLiteGraph, toLiteGraph, type MaskflowExtra } from './convert.js';
@@ -131,6 +132,13 @@ export class GraphEditor {
       ds.scale = MIN_FIT_SCALE;
       ds.offset = [-(x0 - 40), -(y0 - 40)];
     }
+    this.canvas.setDirty(true, true);
+  }
+
+  /** Zooms about the middle of the view (toolbar buttons; touch screens have no wheel). */
+  zoom(factor: number): void {
+    const rect = this.element.getBoundingClientRect();
+    this.canvas.ds.changeScale(this.canvas.ds.scale * factor, [rect.width / 2, rect.height / 2]);
     this.canvas.setDirty(true, true);
   }
 

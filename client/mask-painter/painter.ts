@@ -35,6 +35,7 @@ class Painter {
   private activePointer?: number;
   private readonly keyHandler = (e: KeyboardEvent) => this.onKey(e);
   private readonly fitHandler = () => this.fit();
+  private modeButton?: HTMLButtonElement;
 
   constructor(
     private readonly image: HTMLImageElement,
@@ -49,12 +50,9 @@ class Painter {
 
   show(): void {
     const bar = el('div', 'mf-painter-bar');
-    const mode = button('Erase', 'mf-mode', () => {
-      this.brush.mode = this.brush.mode === 'paint' ? 'erase' : 'paint';
-      mode.textContent = this.brush.mode === 'paint' ? 'Erase' : 'Paint';
-      mode.classList.toggle('active', this.brush.mode === 'erase');
-    });
+    const mode = button('Erase', 'mf-mode', () => this.toggleMode());
     mode.title = 'Switch between painting and erasing (E)';
+    this.modeButton = mode;
     const size = slider('Size', 1, Math.max(64, Math.round(Math.max(this.mask.width, this.mask.height) / 4)), this.brush.radius, 1, (v) => (this.brush.radius = v));
     const hardness = slider('Hardness', 0, 1, this.brush.hardness, 0.05, (v) => (this.brush.hardness = v));
     const overlay = button('Hide mask', 'mf-overlay', () => {
@@ -146,11 +144,20 @@ class Painter {
     }
   }
 
+  private toggleMode(): void {
+    this.brush.mode = this.brush.mode === 'paint' ? 'erase' : 'paint';
+    if (this.modeButton) {
+      this.modeButton.textContent = this.brush.mode === 'paint' ? 'Erase' : 'Paint';
+      this.modeButton.classList.toggle('active', this.brush.mode === 'erase');
+    }
+    this.render();
+  }
+
   private onKey(e: KeyboardEvent): void {
     const k = e.key.toLowerCase();
     if ((e.ctrlKey || e.metaKey) && k === 'z') this.undo();
     else if (k === 'escape') this.close(undefined);
-    else if (k === 'e') this.brush.mode = this.brush.mode === 'paint' ? 'erase' : 'paint';
+    else if (k === 'e') this.toggleMode();
     else if (k === '[') this.brush.radius = Math.max(1, this.brush.radius - 2);
     else if (k === ']') this.brush.radius += 2;
     else return;

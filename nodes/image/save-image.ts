@@ -1,12 +1,13 @@
 import { defineNode, NodeError, Type } from '../../server/engine/index.js';
 import { CONTENT_TYPES, encodeImage } from '../../server/image/io.js';
+import { workflowForEmbedding } from '../../server/image/png-metadata.js';
 
 export default defineNode({
   type: 'image/save-image',
   title: 'Save image',
   description:
     'Encodes each image (PNG, JPEG or WebP) and stores it as a run output. A PNG carries the workflow JSON in a ' +
-    '"workflow" text chunk (embed_workflow), so the saved image can be loaded back as its workflow.',
+    '"workflow" text chunk (embed_workflow; inline data-URI inputs are left out), so the saved image can be loaded back as its workflow.',
   inputs: { image: { type: 'IMAGE' } },
   outputs: {},
   output: true,
@@ -28,7 +29,7 @@ export default defineNode({
       const bytes = await encodeImage(img, {
         format: params.format,
         quality: params.quality,
-        ...(params.format === 'png' && params.embed_workflow ? { pngText: { workflow: JSON.stringify(ctx.workflow) } } : {}),
+        ...(params.format === 'png' && params.embed_workflow ? { pngText: { workflow: JSON.stringify(workflowForEmbedding(ctx.workflow)) } } : {}),
       });
       const ext = params.format === 'jpeg' ? 'jpg' : params.format;
       const stored = await ctx.files.save(bytes, { contentType: CONTENT_TYPES[params.format], ext });

@@ -120,12 +120,67 @@ export interface PrepareMaskOptions {
 
 /**
  * invert -> threshold -> grow/shrink gives the hard mask the model sees; feathering
- * that gives the soft mask used to composite.
+ * that gives the soft mask used to composite. With a threshold (the usual case) this
+ * runs a fused binary path: one thresholding pass and two bounded distance transforms.
  */
 export function prepareMask(mask: Mask, opts: PrepareMaskOptions): { hard: Mask; soft: Mask } {
-  let m = opts.invert ? invertMask(mask) : mask;
-  m = thresholdMask(m, opts.threshold);
-  const hard = growMask(m, opts.grow);
-  const soft = featherMask(hard, opts.feather);
-  return { hard, soft };
+  if (opts.threshold <= 0) {
+    const m = opts.invert ? invertMask(mask) : mask;
+    const hard = growMask(thresholdMask(m, 0), opts.grow);
+    return { hard, soft: featherMask(hard, opts.feather) };
+  }
+  const { width, height, data: src } = mask;
+  const n = src.length;
+  const t = opts.threshold;
+  const on = new Uint8Array(n);
+  if (opts.invert) for (let i = 0; i < n; i++) on[i] = Math.fround(1 - src[i]!) >= t ? 1 : 0;
+  else for (let i = 0; i < n; i++) on[i] = src[i]! >= t ? 1 : 0;
+
+  let hardBits = on;
+  const r = Math.round(Math.abs(opts.grow));
+  if (r > 0) {
+    const r2 = r * r;
+    if (opts.grow > 0) {
+      const { region, data } = distanceField(width, height, on, r);
+      hardBits = new Uint8Array(n);
+      const rw = region.x1 - region.x0;
+      for (let y = region.y0; y < region.y1; y++) {
+        const f = (y - region.y0) * rw - region.x0;
+        const o = y * width;
+        for (let x = region.x0; x < region.x1; x++) if (data[f + x]! <= r2) hardBits[o + x] = 1;
+      }
+    } else {
+      const off = new Uint8Array(n);
+      for (let i = 0; i < n; i++) off[i] = 1 - on[i]!;
+      const { region, data } = distanceField(width, height, off, r, on);
+      hardBits = on.slice();
+      const rw = region.x1 - region.x0;
+      for (let y = region.y0; y < region.y1; y++) {
+        const f = (y - region.y0) * rw - region.x0;
+        const o = y * width;
+        for (let x = region.x0; x < region.x1; x++) if (data[f + x]! <= r2) hardBits[o + x] = 0;
+      }
+    }
+  }
+  const hard = new Float32Array(n);
+  for (let i = 0; i < n; i++) hard[i] = hardBits[i]!;
+  const soft = hard.slice();
+  const radius = opts.feather;
+  if (radius > 0) {
+    const { region, data } = distanceField(width, height, hardBits, radius);
+    const span = radius + 1;
+    const max2 = radius * radius;
+    const rw = region.x1 - region.x0;
+    for (let y = region.y0; y < region.y1; y++) {
+      const f = (y - region.y0) * rw - region.x0;
+      const o = y * width;
+      for (let x = region.x0; x < region.x1; x++) {
+        const dd = data[f + x]!;
+        if (dd === 0 || dd > max2) continue;
+        const u = 1 - Math.sqrt(dd) / span;
+        soft[o + x] = u * u * (3 - 2 * u);
+      }
+    }
+  }
+  return { hard: { width, height, data: hard }, soft: { width, height, data: soft } };
 }

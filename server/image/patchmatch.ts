@@ -127,15 +127,16 @@ class LevelSolver {
     const ty = (t - tx) / w;
     const img = this.l.img;
     const cur = this.cur;
+    // Clip the patch to the image once (the source patch always lies inside).
+    const y0 = Math.max(-r, -ty);
+    const y1 = Math.min(r, h - 1 - ty);
+    const x0 = Math.max(-r, -tx);
+    const x1 = Math.min(r, w - 1 - tx);
     let d = 0;
-    for (let dy = -r; dy <= r; dy++) {
-      const y = ty + dy;
-      if (y < 0 || y >= h) continue;
-      for (let dx = -r; dx <= r; dx++) {
-        const x = tx + dx;
-        if (x < 0 || x >= w) continue;
-        const a = (y * w + x) * 3;
-        const b = (s + dy * w + dx) * 3;
+    for (let dy = y0; dy <= y1; dy++) {
+      let a = ((ty + dy) * w + tx + x0) * 3;
+      let b = (s + dy * w + x0) * 3;
+      for (let dx = x0; dx <= x1; dx++, a += 3, b += 3) {
         const e0 = cur[a]! - img[b]!;
         const e1 = cur[a + 1]! - img[b + 1]!;
         const e2 = cur[a + 2]! - img[b + 2]!;

@@ -115,3 +115,18 @@ export function readWorkflowFromPng(png: Uint8Array): unknown | undefined {
     return undefined;
   }
 }
+
+/**
+ * The workflow as a saved PNG should carry it: inline data URIs in params (an API request's
+ * image and mask, possibly megabytes) are replaced by "" so the image stays small; the
+ * graph, every other param and the layout are kept.
+ */
+export function workflowForEmbedding(workflow: unknown): unknown {
+  const strip = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.startsWith('data:') ? '' : v;
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strip(x)]));
+    return v;
+  };
+  return strip(workflow);
+}

@@ -219,8 +219,27 @@ describe('workflow editor', () => {
     expect(wf.nodes.sampler!.params!.steps).toBe(3);
   });
 
+  it('shows an execution error on the node that failed', async () => {
+    const url = await page.evaluate(() => window.maskflow.editor.param('image', 'url'));
+    await page.evaluate(() => window.maskflow.editor.setParam('image', 'url', '/v1/files/no-such-file'));
+    await page.keyboard.press('Control+Enter');
+    await waitStatus(page, /^(Failed|Done)/, 60_000);
+    expect(await status(page)).toMatch(/^Failed: /);
+    const view = await page.evaluate(() => window.maskflow.editor.node('image').view);
+    expect(view.state).toBe('error');
+    expect(view.errors[0]).toMatch(/no-such-file|not found|unknown/i);
+    expect(await page.locator('#problems li').first().textContent()).toMatch(/^image: /);
+    await page.evaluate((u) => window.maskflow.editor.setParam('image', 'url', u), url);
+  });
+
   it('cancels a running workflow', async () => {
-    await page.evaluate(() => window.maskflow.editor.setParam('sampler', 'steps', 150));
+    // 150 steps at 512x512 take the tiny model ~25 s, so the cancel lands mid-run
+    await page.evaluate(() => {
+      const e = window.maskflow.editor;
+      e.setParam('sampler', 'steps', 150);
+      e.setParam('encode', 'width', 512);
+      e.setParam('encode', 'height', 512);
+    });
     await page.keyboard.press('Control+Enter');
     await waitStatus(page, /Running Denoise .*: \d+\/\d+/, 60_000);
     expect(await page.locator('#btn-cancel').isEnabled()).toBe(true);
@@ -281,11 +300,27 @@ describe('editor without models, on a tablet', () => {
         const mf = window.maskflow;
         mf.editor.graph.remove(mf.editor.node('load_mask'));
         mf.editor.setParam('load_image', 'url', `/v1/files/${id}`);
-        mf.editor.centreOn('load_image');
       }, up.id);
+      // a finger drag on the background pans, a tap on a title selects
+      const cdp = await context.newCDPSession(page);
+      const offset = () => page.evaluate(() => [...window.maskflow.editor.canvas.ds.offset] as number[]);
+      await page.evaluate(() => window.maskflow.editor.canvas.deselectAll());
+      const [tx, ty] = await nodeTitle(page, 'load_image');
+      const before = await offset();
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: 100, y: 1100 }] });
+      for (let i = 1; i <= 6; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: 100 + i * 5, y: 1100 - i * 4 }] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      const after = await offset();
+      expect(after[0]).toBeGreaterThan(before[0]!);
+      await page.waitForTimeout(150);
+      const scale = await page.evaluate(() => window.maskflow.editor.canvas.ds.scale as number);
+      const [sx, sy] = [tx + (after[0]! - before[0]!) * scale, ty + (after[1]! - before[1]!) * scale];
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: sx, y: sy }] });
+      await page.waitForTimeout(60);
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      await page.waitForSelector('#btn-paint-mask');
       await page.click('#btn-paint-mask');
       const box = (await page.locator('.mf-painter-canvas').boundingBox())!;
-      const cdp = await context.newCDPSession(page);
       const pt = (fx: number, fy: number) => [{ x: box.x + box.width * fx, y: box.y + box.height * fy }];
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: pt(0.2, 0.3) });
       for (let i = 1; i <= 8; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: pt(0.2 + i * 0.07, 0.3 + i * 0.03) });

@@ -171,6 +171,28 @@ describe('threshold, invert, resize, stats', () => {
     expect(half.mean).toBe(0.5);
   });
 
+  it('prepareMask (fused binary path) equals threshold -> grow -> feather composed', () => {
+    const w = 120;
+    const h = 90;
+    const data = Float32Array.from({ length: w * h }, (_, i) => {
+      const x = i % w;
+      const y = Math.floor(i / w);
+      return Math.max(0, Math.min(1, 1.4 - Math.hypot(x - 50, y - 40) / 20)) * (x % 17 === 0 ? 0.3 : 1);
+    });
+    const m: Mask = { width: w, height: h, data };
+    for (const opts of [
+      { threshold: 0.5, grow: 6, feather: 5, invert: false },
+      { threshold: 0.3, grow: -4, feather: 9, invert: false },
+      { threshold: 0.5, grow: 3, feather: 0, invert: true },
+    ]) {
+      const fused = prepareMask(m, opts);
+      const hard = growMask(thresholdMask(opts.invert ? invertMask(m) : m, opts.threshold), opts.grow);
+      const soft = featherMask(hard, opts.feather);
+      expect(fused.hard.data).toEqual(hard.data);
+      expect(fused.soft.data).toEqual(soft.data);
+    }
+  });
+
   it('prepareMask: invert, threshold, grow, then feather', () => {
     const m = rectMask(40, 40, 10, 10, 10, 10);
     const { hard, soft } = prepareMask(m, { threshold: 0.5, grow: 2, feather: 3, invert: false });
