@@ -88,7 +88,7 @@ export class RunController {
         break;
       }
       case 'node:done': {
-        this.editor.setNodeView(m.nodeId, { state: 'done', progress: undefined });
+        this.editor.setNodeView(m.nodeId, { state: 'done', progress: undefined, ms: m.ms });
         const urls = m.ui ? imageUrls(m.ui) : [];
         if (urls.length) this.showImages(m.nodeId, urls);
         break;

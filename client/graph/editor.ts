@@ -252,7 +252,7 @@ export class GraphEditor {
   // ---- run state ----
 
   resetRunState(): void {
-    for (const n of this.nodes()) n.setView({ state: 'idle', errors: [], progress: undefined });
+    for (const n of this.nodes()) n.setView({ state: 'idle', errors: [], progress: undefined, ms: undefined });
   }
 
   setNodeView(nodeId: string, patch: Partial<NodeView>): void {

@@ -17,6 +17,8 @@ export interface NodeView {
   errors: string[];
   /** Step preview while running, output images after. */
   images: HTMLImageElement[];
+  /** Wall time of the node's last execution. */
+  ms?: number;
   /** Public input names marked on this node's params: param -> input name. */
   publicParams: Record<string, string>;
 }
@@ -127,6 +129,15 @@ export class MaskflowNode extends LGraphNode {
       ctx.strokeRect(-3, -titleH - 3, this.size[0] + 6, (this.flags.collapsed ? 0 : this.size[1]) + titleH + 6);
       ctx.restore();
     }
+    const badge = this.view.state === 'cached' ? 'cached' : this.view.state === 'done' && this.view.ms !== undefined ? formatMs(this.view.ms) : '';
+    if (badge) {
+      ctx.save();
+      ctx.font = '11px sans-serif';
+      ctx.fillStyle = '#9e9e9e';
+      ctx.textAlign = 'right';
+      ctx.fillText(badge, this.size[0] - 8, -titleH / 2 + 4);
+      ctx.restore();
+    }
     if (this.view.errors.length) {
       ctx.save();
       ctx.font = '12px sans-serif';
@@ -139,6 +150,10 @@ export class MaskflowNode extends LGraphNode {
       ctx.restore();
     }
   }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function wrap(ctx: CanvasRenderingContext2D, text: string, width: number): string[] {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeRegistry } from '../../server/engine/registry.js';
 import { defineNode, Type } from '../../server/engine/index.js';
+// Declares the IMAGE and MASK port value types (type-only).
+import type {} from '../../server/image/types.js';
 import type { Catalogue } from '../../client/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,10 +1,12 @@
 // POST /v1/inpaint and its queue variant on the real SDXL workflow with the tiny fixture
 // model (few steps, 64x64): outputs, seeds, sync_mode, validation, SSRF, previews.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame } from '../../server/ws/protocol.js';
-import { api, connectWs, REAL_NODES, startTestServer, until, type TestServer } from './helpers.js';
+import { api, connectWs, REAL_NODES, REPO, startTestServer, until, type TestServer } from './helpers.js';
 import { changedOutside, dataUriBytes, decodeRgb, SIZE, testInputs } from './inpaint-helpers.js';
 
 let server: TestServer;
@@ -107,6 +109,33 @@ describe('POST /v1/inpaint', () => {
     const missing = await api(server, 'POST', '/v1/inpaint', { ...base, image_url: `${server.url}/v1/files/AAAAAAAAAAAAAAAAAAAAAAAA` });
     expect(missing.status).toBe(422);
     expect(missing.body.error).toMatchObject({ code: 'upload_not_found', field: 'image_url' });
+  });
+});
+
+describe('LoRAs and embeddings', () => {
+  it('applies an uploaded LoRA and an uploaded embedding, recording their content hashes', async () => {
+    const upload = async (file: string) => {
+      const bytes = new Uint8Array(readFileSync(path.join(REPO, 'test/fixtures', file)));
+      const r = await api(server, 'POST', '/v1/uploads', bytes, { 'content-type': 'application/octet-stream' });
+      expect(r.status).toBe(201);
+      expect(r.body.content_type).toBe('application/x-safetensors');
+      return r.body;
+    };
+    const lora = await upload('lora/tinylora_kohya.safetensors');
+    const emb = await upload('textual_inversion/tiny-ti.safetensors');
+    const plain = await api(server, 'POST', '/v1/inpaint', { ...base, seed: 11, sync_mode: true });
+    const withLora = await api(server, 'POST', '/v1/inpaint', { ...base, seed: 11, sync_mode: true, loras: [{ path: lora.url, scale: 0.8 }] });
+    expect(withLora.status).toBe(200);
+    const [a, b] = await Promise.all([plain, withLora].map((r) => decodeRgb(dataUriBytes(r.body.images[0].url))));
+    expect(a!.data.equals(b!.data)).toBe(false);
+    const job = await until(async () => (await api(server, 'GET', `/v1/runs/${withLora.body.request_id}`)).body.hashes?.[`lora:upload:${lora.id}`] ? (await api(server, 'GET', `/v1/runs/${withLora.body.request_id}`)).body : undefined);
+    expect(job.hashes[`lora:upload:${lora.id}`]).toMatch(/^[0-9a-f]{64}$/);
+
+    const withEmb = await api(server, 'POST', '/v1/inpaint', { ...base, prompt: 'a photo of <t0> <t1>', seed: 11, embeddings: [{ path: `upload:${emb.id}`, tokens: ['<t0>', '<t1>'] }] });
+    expect(withEmb.status).toBe(200);
+    const named = await api(server, 'POST', '/v1/inpaint', { ...base, loras: [{ path: 'no-such-lora' }] });
+    expect(named.status).toBe(422);
+    expect(named.body.error.field).toBe('loras');
   });
 });
 
