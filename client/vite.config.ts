@@ -16,6 +16,6 @@ export default defineConfig({
   },
   server: {
     // `npx vite --config client/vite.config.ts` for development against a running server.
-    proxy: { '/v1': 'http://127.0.0.1:8080', '/ws': { target: 'ws://127.0.0.1:8080', ws: true }, '/health': 'http://127.0.0.1:8080' },
+    proxy: { '/v1': 'http://127.0.0.1:8188', '/ws': { target: 'ws://127.0.0.1:8188', ws: true }, '/health': 'http://127.0.0.1:8188' },
   },
 });
