@@ -9,7 +9,10 @@ export default defineNode({
     'embeds from text_encoder_2). prompt_2 / negative_prompt_2 go to the second encoder when set. An empty negative prompt ' +
     'gives zero embeddings when the model sets force_zeros_for_empty_prompt (diffusers\' behaviour for a missing negative), ' +
     'unless zero_empty_negative is off. Size conditioning of 0 means the output size.',
-  inputs: { clip: { type: 'CLIP' } },
+  inputs: {
+    clip: { type: 'CLIP' },
+    prompt: { type: 'STRING', optional: true, description: 'Overrides the prompt param when linked (e.g. from prompt/expand).' },
+  },
   outputs: {
     positive: { type: 'CONDITIONING' },
     negative: { type: 'CONDITIONING' },
@@ -34,7 +37,9 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  async execute(inputs, params, ctx) {
+  async execute(inputs, rawParams, ctx) {
+    // A linked prompt (e.g. the output of prompt/expand) overrides the param.
+    const params = inputs.prompt !== undefined ? { ...rawParams, prompt: inputs.prompt } : rawParams;
     if (!params.prompt.trim() && !params.prompt_2.trim()) ctx.log('info', 'empty prompt: the model is conditioned on ""');
     try {
       const { positive, negative, truncated } = await encodeTextNode(ctx.services.models, inputs.clip, params);

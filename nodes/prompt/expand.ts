@@ -34,7 +34,7 @@ export default defineNode({
   ),
   // Non-deterministic expansion must not be served from the cache; deterministic depends on the endpoint.
   fingerprint(params, ctx) {
-    const p = ctx.services.config.promptExpander;
+    const p = ctx.services.config?.promptExpander;
     const endpoint = p ? `${p.url}|${p.model}|${p.systemPrompt ?? ''}` : 'none';
     return params.enabled && !params.deterministic ? `${endpoint}|${Math.random()}` : endpoint;
   },

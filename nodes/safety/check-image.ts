@@ -1,5 +1,5 @@
 import { defineNode, NodeError, Type } from '../../server/engine/index.js';
-import { runSafetyCheck, SafetyUnavailableError } from '../../server/safety/run-check.js';
+import { runSafetyCheck, safetyServiceOf, SafetyUnavailableError } from '../../server/safety/run-check.js';
 
 export default defineNode({
   type: 'safety/check-image',
@@ -25,13 +25,13 @@ export default defineNode({
   ),
   // The verdict depends on the configured model, policy and action, which are not params.
   fingerprint(_params, ctx) {
-    const s = ctx.services.safety;
-    return `${ctx.services.config.safetyModel ?? ''}|${s.policy}|${s.action}|${s.error ?? ''}`;
+    const s = safetyServiceOf(ctx.services);
+    return `${ctx.services.config?.safetyModel ?? ''}|${s.policy}|${s.action}|${s.error ?? ''}`;
   },
   async execute(inputs, params, ctx) {
     if (!inputs.image.length) throw new NodeError('empty_image_batch', 'safety check got no images', { input: 'image' });
     try {
-      const { images, report } = await runSafetyCheck(ctx.services.safety, inputs.image, {
+      const { images, report } = await runSafetyCheck(safetyServiceOf(ctx.services), inputs.image, {
         enabled: params.enabled,
         action: params.action,
         signal: ctx.signal,

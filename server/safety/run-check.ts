@@ -2,6 +2,7 @@
 // flagged ones, and describe the outcome in the fields the API documents (docs/safety.md).
 import type { RgbImage } from '../image/types.js';
 import { applySafetyAction, type SafetyAction } from './actions.js';
+import type { Config } from '../config.js';
 import type { SafetyService } from './service.js';
 
 export interface SafetyReport {
@@ -69,4 +70,9 @@ export async function runSafetyCheck(
   };
   if (verdicts.every((v) => v.probability !== undefined)) report.probabilities = verdicts.map((v) => v.probability!);
   return { images: out, report };
+}
+
+/** The worker's safety service, or "no model" when a caller built services without one (tests, embedders). */
+export function safetyServiceOf(services: { safety?: SafetyService; config?: Pick<Config, 'safetyPolicy' | 'safetyAction'> }): SafetyService {
+  return services.safety ?? { policy: services.config?.safetyPolicy ?? 'report', action: services.config?.safetyAction ?? 'black' };
 }
