@@ -96,3 +96,18 @@ describe('prompt/expand node', () => {
     expect(fake.requests.length).toBe(before);
   });
 });
+
+describe('conditioning/encode-text prompt input (what prompt/expand feeds)', () => {
+  it('a linked prompt overrides the prompt param', async () => {
+    const { default: encodeText } = await import('../../nodes/conditioning/encode-text.js');
+    const { models } = services({ MASKFLOW_DEFAULT_MODEL: 'tiny-sdxl-inpaint' });
+    const ctx = { services: { models }, log: () => {}, throwIfCancelled: () => {} } as any;
+    const clip = { model: 'tiny-sdxl-inpaint', loras: [], embeddings: [] };
+    const defaults = { prompt_2: '', negative_prompt: '', negative_prompt_2: '', zero_empty_negative: true, clip_skip: 0, original_width: 0, original_height: 0, crop_top: 0, crop_left: 0, target_width: 0, target_height: 0 };
+    const linked = await encodeText.execute({ clip, prompt: 'a red fox, golden hour' }, { ...defaults, prompt: 'ignored' }, ctx);
+    const param = await encodeText.execute({ clip, prompt: undefined }, { ...defaults, prompt: 'a red fox, golden hour' }, ctx);
+    const other = await encodeText.execute({ clip, prompt: undefined }, { ...defaults, prompt: 'ignored' }, ctx);
+    expect(linked.positive.embeds).toEqual(param.positive.embeds);
+    expect(linked.positive.embeds).not.toEqual(other.positive.embeds);
+  });
+});

@@ -73,6 +73,13 @@ describe('safety/check-image node', () => {
     expect(off.error).toBeUndefined();
   });
 
+  it('treats services without a safety entry as "no model" (partial services in embedders and tests)', async () => {
+    const { result } = await runWorkflow(graph(), { config: testConfig() });
+    expect(result!.outputs.safety).toMatchObject({ safety_checked: [false, false], safety_skipped: 'not_configured' });
+    const refuse = await runWorkflow(graph(), { config: testConfig({ MASKFLOW_SAFETY_POLICY: 'refuse' }) });
+    expect(refuse.error?.code).toBe('safety_checker_unavailable');
+  });
+
   it('rejects an unknown action at validation', async () => {
     const config = testConfig();
     const wf = graph();
