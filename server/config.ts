@@ -64,8 +64,6 @@ export interface Config {
   /** OpenAI-compatible chat-completions endpoint; systemPrompt overrides the built-in SDXL prompt. */
   promptExpander?: { url: string; model: string; apiKey?: string; timeoutMs: number; systemPrompt?: string };
 
-  /** Redis URL for scale-out mode (BullMQ); absent = embedded SQLite queue. */
-  redisUrl?: string;
   logLevel: string;
 
   /** Public base URL of the server (behind a proxy); default: from each request's Host. */
@@ -144,7 +142,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
           systemPrompt: env.MASKFLOW_PROMPT_EXPANDER_SYSTEM_PROMPT || undefined,
         }
       : undefined,
-    redisUrl: env.MASKFLOW_REDIS_URL || undefined,
     logLevel: env.MASKFLOW_LOG_LEVEL || 'info',
     publicUrl: env.MASKFLOW_PUBLIC_URL || undefined,
     jobMaxAttempts: int(env, 'MASKFLOW_JOB_MAX_ATTEMPTS', 3),
