@@ -52,8 +52,8 @@ export interface Region {
   y1: number; // exclusive
 }
 
-/** Bounding box of the set pixels, or undefined when none is set. */
-export function boundsOf(set: Uint8Array, width: number, height: number): Region | undefined {
+/** Bounding box of the pixels whose value is above `cutoff` (set pixels of a 0/1 map by default), or undefined when there are none. */
+export function boundsOf(values: ArrayLike<number>, width: number, height: number, cutoff = 0): Region | undefined {
   let x0 = width;
   let y0 = height;
   let x1 = -1;
@@ -63,7 +63,7 @@ export function boundsOf(set: Uint8Array, width: number, height: number): Region
     let first = -1;
     let last = -1;
     for (let x = 0; x < width; x++) {
-      if (set[row + x]) {
+      if (values[row + x]! > cutoff) {
         if (first < 0) first = x;
         last = x;
       }

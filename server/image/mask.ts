@@ -1,5 +1,5 @@
 // Mask operations on Float32 planes in [0,1] (1 = repaint).
-import { distanceField, threshold } from './distance.js';
+import { boundsOf, distanceField, threshold } from './distance.js';
 import { forEachInField, growMask } from './morphology.js';
 import { resamplePlane } from './resample.js';
 import type { Mask } from './types.js';
@@ -82,26 +82,10 @@ export function maskStats(mask: Mask): MaskStats {
   return { touched: touched / n, mean: sum / n, empty: touched === 0, full };
 }
 
-/** Bounding box of pixels with value > 0, or undefined for an empty mask. */
+/** Bounding box of pixels with value > cutoff, or undefined for an empty mask. */
 export function maskBounds(mask: Mask, cutoff = EPS): { x: number; y: number; width: number; height: number } | undefined {
-  const { width, height, data } = mask;
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (data[row + x]! > cutoff) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        y1 = y;
-      }
-    }
-  }
-  if (x1 < 0) return undefined;
-  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+  const r = boundsOf(mask.data, mask.width, mask.height, cutoff);
+  return r && { x: r.x0, y: r.y0, width: r.x1 - r.x0, height: r.y1 - r.y0 };
 }
 
 /** Copies a rectangle of a mask. */

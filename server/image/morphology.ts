@@ -105,7 +105,7 @@ function dilateGrey(src: Float32Array, width: number, height: number, r: number)
 function growGrey(mask: Mask, r: number, radius: number): Mask {
   const { width, height, data } = mask;
   const out = data.slice();
-  const b = boundsOf(threshold(data, 0, true), width, height);
+  const b = boundsOf(data, width, height);
   if (!b) return { width, height, data: out };
   const x0 = Math.max(0, b.x0 - radius);
   const y0 = Math.max(0, b.y0 - radius);
