@@ -5,7 +5,7 @@
 // enters session keys and cache keys.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { FileStore } from '../engine/context.js';
@@ -143,19 +143,32 @@ export class ModelSources {
       /* not cached yet */
     }
     this.fetches++;
-    const res = await safeFetch(url, {
-      allowlist: this.options.urlAllowlist,
-      maxBytes: this.options.maxBytes,
-      timeoutMs: this.options.timeoutMs,
-      maxRedirects: this.options.maxRedirects,
-      signal,
-      ...(this.options.resolve ? { resolve: this.options.resolve } : {}),
-    });
-    const sha256 = createHash('sha256').update(res.bytes).digest('hex');
+    // Streamed to a temporary file while hashing: a LoRA may be gigabytes, never held in memory.
     await mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `download-${urlKey}.${process.pid}.${Date.now()}.tmp`);
+    const hash = createHash('sha256');
+    const file = await open(tmp, 'w');
+    try {
+      await safeFetch(url, {
+        allowlist: this.options.urlAllowlist,
+        maxBytes: this.options.maxBytes,
+        timeoutMs: this.options.timeoutMs,
+        maxRedirects: this.options.maxRedirects,
+        signal,
+        ...(this.options.resolve ? { resolve: this.options.resolve } : {}),
+        onData: async (chunk) => {
+          hash.update(chunk);
+          await file.write(chunk);
+        },
+      });
+    } catch (err) {
+      await file.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await file.close();
+    const sha256 = hash.digest('hex');
     const p = path.join(dir, `${sha256}.safetensors`);
-    const tmp = `${p}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, res.bytes);
     await rename(tmp, p);
     await writeFile(memo, JSON.stringify({ url, sha256 }));
     return this.remember({ path: p, sha256, name, origin: 'url' });
