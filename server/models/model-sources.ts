@@ -4,12 +4,12 @@
 // for the same URL reads the cache. Every resolved file is known by its content hash, which
 // enters session keys and cache keys.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { FileStore } from '../engine/context.js';
 import { assertPublicUrl, safeFetch, type Resolver } from '../image/fetch.js';
+import { sha256OfFile } from '../storage/file-hash.js';
 
 export type SourceKind = 'lora' | 'embedding';
 
@@ -34,7 +34,22 @@ export interface ModelSourcesOptions {
   resolve?: Resolver;
 }
 
-const FOLDERS: Record<SourceKind, string> = { lora: 'loras', embedding: 'embeddings' };
+const FOLDERS: Record<SourceKind, 'loras' | 'embeddings'> = { lora: 'loras', embedding: 'embeddings' };
+
+/** A file named (with or without .safetensors) under <modelsDir>/<folder>; never outside it. */
+export async function findInModelsDir(modelsDir: string, folder: 'loras' | 'embeddings', name: string): Promise<string | undefined> {
+  const root = path.resolve(modelsDir, folder);
+  for (const candidate of [name, `${name}.safetensors`]) {
+    const p = path.resolve(root, candidate);
+    if (!p.startsWith(root + path.sep)) continue;
+    try {
+      if ((await stat(p)).isFile()) return p;
+    } catch {
+      /* next candidate */
+    }
+  }
+  return undefined;
+}
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,64}$/;
 const UPLOAD_REF = /^(?:upload:|\/v1\/files\/)([A-Za-z0-9_-]{1,128})(?:\.[a-z0-9]+)?$/;
 
@@ -112,19 +127,10 @@ export class ModelSources {
   }
 
   private async fromModelsDir(kind: SourceKind, name: string, param: string): Promise<Omit<ResolvedSource, 'sha256'> | undefined> {
-    const root = path.resolve(this.options.modelsDir, FOLDERS[kind]);
     if (path.isAbsolute(name) || name.split(/[\\/]/).includes('..'))
       throw new NodeError('invalid_param', `${kind} name "${name}" must be a file name inside the ${FOLDERS[kind]} folder`, { param });
-    for (const candidate of [name, `${name}.safetensors`]) {
-      const p = path.resolve(root, candidate);
-      if (!p.startsWith(root + path.sep)) continue;
-      try {
-        if ((await stat(p)).isFile()) return { path: p, name: candidate, origin: 'models' };
-      } catch {
-        /* next candidate */
-      }
-    }
-    return undefined;
+    const p = await findInModelsDir(this.options.modelsDir, FOLDERS[kind], name);
+    return p ? { path: p, name: path.relative(path.resolve(this.options.modelsDir, FOLDERS[kind]), p), origin: 'models' } : undefined;
   }
 
   private async fromUrl(kind: SourceKind, url: string, signal?: AbortSignal): Promise<ResolvedSource> {
@@ -179,14 +185,7 @@ export class ModelSources {
     const s = await stat(p);
     const m = this.hashMemo.get(p);
     if (m && m.size === s.size && m.mtimeMs === s.mtimeMs) return m.sha256;
-    const h = createHash('sha256');
-    await new Promise<void>((resolve, reject) => {
-      createReadStream(p)
-        .on('data', (c) => h.update(c))
-        .on('end', () => resolve())
-        .on('error', reject);
-    });
-    const sha256 = h.digest('hex');
+    const sha256 = await sha256OfFile(p);
     this.hashMemo.set(p, { size: s.size, mtimeMs: s.mtimeMs, sha256 });
     return sha256;
   }

@@ -2,9 +2,10 @@
 // the job for reproducibility. Hashes are cached by (path, size, mtime) in the job store,
 // so a multi-gigabyte model is read once, in the background, not per job.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { findInModelsDir } from '../models/model-sources.js';
+import { sha256OfFile } from '../storage/file-hash.js';
 import type { JobStore } from './job-store.js';
 
 export class ContentHasher {
@@ -20,13 +21,7 @@ export class ContentHasher {
     const key = `${file}|${st.size}|${st.mtimeMs}`;
     let p = this.inflight.get(key);
     if (!p) {
-      p = new Promise<string>((resolve, reject) => {
-        const h = createHash('sha256');
-        createReadStream(file, { highWaterMark: 1 << 20 })
-          .on('data', (c) => h.update(c))
-          .on('error', reject)
-          .on('end', () => resolve(h.digest('hex')));
-      }).then((hex) => {
+      p = sha256OfFile(file).then((hex) => {
         this.store.putFileHash(file, st.size, st.mtimeMs, hex);
         return hex;
       });
@@ -46,21 +41,6 @@ export class ContentHasher {
     for (const f of files) lines.push(`${path.relative(dir, f).split(path.sep).join('/')} ${await this.file(f)}`);
     return createHash('sha256').update(lines.join('\n')).digest('hex');
   }
-}
-
-/** A LoRA / embedding named by file name under <modelsDir>/loras or /embeddings (with or without .safetensors). */
-async function inModelsDir(modelsDir: string, kind: 'loras' | 'embeddings', name: string): Promise<string | undefined> {
-  const root = path.resolve(modelsDir, kind);
-  for (const candidate of [name, `${name}.safetensors`]) {
-    const p = path.resolve(root, candidate);
-    if (!p.startsWith(root + path.sep)) continue;
-    try {
-      if ((await stat(p)).isFile()) return p;
-    } catch {
-      /* next candidate */
-    }
-  }
-  return undefined;
 }
 
 interface FileLookup {
@@ -89,7 +69,7 @@ export async function hashJobInputs(
       const p = typeof item?.path === 'string' ? item.path : undefined;
       if (!p) continue;
       const id = /^upload:(.+)$/.exec(p)?.[1];
-      const file = id ? await files.pathOf(id) : /^https?:/i.test(p) ? undefined : await inModelsDir(modelsDir, kind, p);
+      const file = id ? await files.pathOf(id) : /^https?:/i.test(p) ? undefined : await findInModelsDir(modelsDir, kind, p);
       // URLs are fetched by the worker; their content is not known here, so the URL itself is recorded.
       out[`${kind === 'loras' ? 'lora' : 'embedding'}:${p}`] = file ? await hasher.file(file) : /^https?:/i.test(p) ? 'not-hashed:url' : 'not-found';
     }
