@@ -125,11 +125,12 @@ const tableCache = new Map<string, BpeTables>();
 
 /** Reads vocab.json + merges.txt; parsed tables are cached by content hash (tokenizer_2 shares them). */
 async function loadTables(dir: string): Promise<BpeTables> {
-  const read = (name: string) =>
-    readFile(join(dir, name)).catch((err: Error) => {
-      throw new Error(`cannot read tokenizer file ${join(dir, name)}: ${err.message}`);
-    });
-  const [vocabBytes, mergesBytes] = await Promise.all([read('vocab.json'), read('merges.txt')]);
+  // allSettled, not all: which read fails first is a race, and the error must name files in a fixed order.
+  const names = ['vocab.json', 'merges.txt'] as const;
+  const results = await Promise.allSettled(names.map((name) => readFile(join(dir, name))));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${join(dir, names[i])}: ${(r.reason as Error).message}`] : []));
+  if (failed.length > 0) throw new Error(`cannot read tokenizer file ${failed.join('; ')}`);
+  const [vocabBytes, mergesBytes] = results.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
   const key = createHash('sha1').update(vocabBytes).update('\0').update(mergesBytes).digest('hex');
   const hit = tableCache.get(key);
   if (hit) return hit;
