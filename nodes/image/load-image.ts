@@ -22,13 +22,17 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params, ctx) => sourceFingerprint(params.url, ctx.services.config.allowLocalPaths),
+  fingerprint: (params, ctx) =>
+    sourceFingerprint(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId }).catch((err: unknown) => {
+      throw withDetails(err, { param: 'url' });
+    }),
   async execute(_inputs, params, ctx) {
     try {
       const loaded = await loadImage(params.url, {
         config: ctx.services.config,
         files: ctx.files,
         signal: ctx.signal,
+        runId: ctx.runId,
         alphaAsMask: params.alpha_as_mask,
       });
       const { width, height } = loaded.image;

@@ -20,11 +20,14 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params, ctx) => sourceFingerprint(params.url, ctx.services.config.allowLocalPaths),
+  fingerprint: (params, ctx) =>
+    sourceFingerprint(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId }).catch((err: unknown) => {
+      throw withDetails(err, { param: 'url' });
+    }),
   async execute(inputs, params, ctx) {
     let mask;
     try {
-      mask = await loadMask(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal });
+      mask = await loadMask(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId });
     } catch (err) {
       ctx.throwIfCancelled();
       throw withDetails(err, { param: 'url' });

@@ -1,12 +1,13 @@
 // Submitting jobs (validation first, durable write, then queue) and presenting them:
 // the hosted-API queue status, the generic run view and the inpaint result.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { validateWorkflow } from '../engine/validate.js';
 import type { Problem } from '../engine/errors.js';
 import type { Workflow } from '../engine/workflow.js';
 import { HttpError } from '../http-errors.js';
-import { QueueFullError } from '../queue/job-queue.js';
+import { IdempotencyConflictError, QueueFullError } from '../queue/job-queue.js';
+import { stableStringify } from '../engine/cache.js';
 import type { JobKind, JobRecord } from '../queue/job-store.js';
 import { baseUrl, fileUrl, withFileUrls, type AppDeps } from './context.js';
 import { toDataUri } from '../image/data-uri.js';
@@ -25,6 +26,8 @@ export interface SubmitSpec {
   priority?: number;
   owner?: string;
   idempotencyKey?: string;
+  /** requestHashOf(req): tells a retry of the same request from a reuse of its key for another. */
+  requestHash?: string;
   webhookUrl?: string;
   seed?: number;
   model?: string;
@@ -68,6 +71,7 @@ export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; ex
       priority: spec.priority ?? 0,
       owner: spec.owner,
       idempotencyKey: spec.idempotencyKey,
+      requestHash: spec.idempotencyKey ? spec.requestHash : undefined,
       params: spec.params,
       workflow: spec.workflow,
       workflowName: spec.workflowName,
@@ -80,6 +84,9 @@ export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; ex
     if (!submitted.existing) deps.recordHashes?.(submitted.job);
     return submitted;
   } catch (err) {
+    if (err instanceof IdempotencyConflictError) {
+      throw new HttpError(422, err.code, err.message, 'Idempotency-Key');
+    }
     if (err instanceof QueueFullError) {
       throw new HttpError(503, 'queue_full', err.message, undefined, {}, { 'Retry-After': '5' });
     }
@@ -93,6 +100,11 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   const v = Array.isArray(key) ? key[0]! : key;
   if (!v || v.length > 200) throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-200 characters', 'Idempotency-Key');
   return v;
+}
+
+/** The request as the client sent it, before defaults (a random seed) are filled in. */
+export function requestHashOf(req: Request): string {
+  return createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n`).update(stableStringify(req.body ?? null)).digest('hex');
 }
 
 const QUEUE_STATUS = { queued: 'IN_QUEUE', running: 'IN_PROGRESS', succeeded: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' } as const;

@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Router, type Request, type Response } from 'express';
 import { HttpError, notFound } from '../http-errors.js';
 import { baseUrl, type AppDeps } from './context.js';
-import { idempotencyKeyOf, runView, submitJob } from './jobs.js';
+import { idempotencyKeyOf, requestHashOf, runView, submitJob } from './jobs.js';
 import { assertSafeUrl } from './sources.js';
 import { compileBody } from './validation.js';
 
@@ -38,6 +38,7 @@ export function runRoutes(deps: AppDeps): Router {
       priority: body.priority,
       owner: res.locals.identity as string | undefined,
       idempotencyKey: idempotencyKeyOf(req),
+      requestHash: requestHashOf(req),
       webhookUrl: body.webhook_url,
       seed: typeof inputs.seed === 'number' ? inputs.seed : undefined,
       model: typeof inputs.model === 'string' ? inputs.model : undefined,

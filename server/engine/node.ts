@@ -51,7 +51,8 @@ export interface NodeDefinition<
   cache?: false;
   /**
    * Extra text mixed into the cache key, for state outside params and inputs
-   * (e.g. an uploaded file's content hash). Must be cheap.
+   * (e.g. a local file's mtime, or a URL's content hash). Runs before every execution or cache
+   * lookup, so keep it as cheap as correctness allows.
    */
   fingerprint?(params: Static<P>, ctx: ExecutionContext): string | Promise<string>;
   execute(inputs: InputValues<I>, params: Static<P>, ctx: ExecutionContext): Promise<ExecuteResult<O>>;

@@ -53,6 +53,15 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
+/** An Idempotency-Key already used for a different request (IETF idempotency-key draft: 422). */
+export class IdempotencyConflictError extends Error {
+  readonly code = 'idempotency_key_reused';
+  constructor(readonly key: string, readonly jobId: string) {
+    super(`Idempotency-Key "${key}" was already used for a different request (${jobId}); use a new key for a new request`);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
 export class QueueFullError extends Error {
   readonly code = 'queue_full';
   constructor(readonly limit: number) {

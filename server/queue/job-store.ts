@@ -20,6 +20,8 @@ export interface JobRecord {
   /** Who submitted it (API key label or client IP); scopes idempotency keys. */
   owner?: string;
   idempotencyKey?: string;
+  /** Hash of the request as sent (route + body): a reused Idempotency-Key with another request is refused. */
+  requestHash?: string;
   /** The request as the client sent it (flat inpaint body, or {workflow, inputs}). */
   params: Record<string, unknown>;
   /** Snapshot of the workflow that runs, and the public input values it gets. */
@@ -50,6 +52,7 @@ interface Row {
   priority: number;
   owner: string | null;
   idempotency_key: string | null;
+  request_hash: string | null;
   params: string;
   workflow: string;
   workflow_name: string | null;
@@ -77,6 +80,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   priority INTEGER NOT NULL DEFAULT 0,
   owner TEXT,
   idempotency_key TEXT,
+  request_hash TEXT,
   params TEXT NOT NULL,
   workflow TEXT NOT NULL,
   workflow_name TEXT,
@@ -119,6 +123,7 @@ function fromRow(r: Row): JobRecord {
     priority: r.priority,
     owner: r.owner ?? undefined,
     idempotencyKey: r.idempotency_key ?? undefined,
+    requestHash: r.request_hash ?? undefined,
     params: JSON.parse(r.params) as Record<string, unknown>,
     workflow: JSON.parse(r.workflow) as unknown,
     workflowName: r.workflow_name ?? undefined,
@@ -150,10 +155,11 @@ export class JobStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
     this.stmts = {
-      insert: this.db.prepare(`INSERT INTO jobs (id, kind, status, priority, owner, idempotency_key, params, workflow, workflow_name, inputs,
+      insert: this.db.prepare(`INSERT INTO jobs (id, kind, status, priority, owner, idempotency_key, request_hash, params, workflow, workflow_name, inputs,
         seed, model, hashes, versions, webhook_url, attempts, created_at)
-        VALUES (@id, @kind, 'queued', @priority, @owner, @idempotency_key, @params, @workflow, @workflow_name, @inputs,
+        VALUES (@id, @kind, 'queued', @priority, @owner, @idempotency_key, @request_hash, @params, @workflow, @workflow_name, @inputs,
         @seed, @model, @hashes, @versions, @webhook_url, 0, @created_at)`),
       get: this.db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byIdempotency: this.db.prepare('SELECT * FROM jobs WHERE owner IS ? AND idempotency_key = ?'),
@@ -171,6 +177,12 @@ export class JobStore {
     };
   }
 
+  /** Adds columns that databases written by earlier versions lack (CREATE TABLE IF NOT EXISTS keeps old tables). */
+  private migrate(): void {
+    const columns = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has('request_hash')) this.db.exec('ALTER TABLE jobs ADD COLUMN request_hash TEXT');
+  }
+
   /** Inserts a queued job (durably, before the caller acknowledges it) and returns it. */
   insert(job: NewJob, now = Date.now()): JobRecord {
     this.stmts.insert.run({
@@ -179,6 +191,7 @@ export class JobStore {
       priority: job.priority,
       owner: job.owner ?? null,
       idempotency_key: job.idempotencyKey ?? null,
+      request_hash: job.requestHash ?? null,
       params: JSON.stringify(job.params),
       workflow: JSON.stringify(job.workflow),
       workflow_name: job.workflowName ?? null,

@@ -7,7 +7,7 @@ import { silentLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RunJob } from '../worker/protocol.js';
 import type { FinalEvent } from '../worker/pool.js';
-import { QueueFullError, type CancelResult, type JobProgress, type JobQueue, type QueueListener, type QueueStats, type SubmitResult } from './job-queue.js';
+import { IdempotencyConflictError, QueueFullError, type CancelResult, type JobProgress, type JobQueue, type QueueListener, type QueueStats, type SubmitResult } from './job-queue.js';
 import type { JobRecord, JobStatus, JobStore, NewJob } from './job-store.js';
 
 /** The part of WorkerPool the queue uses. */
@@ -72,7 +72,12 @@ export class LocalQueue implements JobQueue {
   submit(spec: NewJob): SubmitResult {
     if (spec.idempotencyKey) {
       const existing = this.store.findByIdempotencyKey(spec.owner, spec.idempotencyKey);
-      if (existing) return { job: existing, existing: true };
+      if (existing) {
+        if (existing.requestHash && spec.requestHash && existing.requestHash !== spec.requestHash) {
+          throw new IdempotencyConflictError(spec.idempotencyKey, existing.id);
+        }
+        return { job: existing, existing: true };
+      }
     }
     if (this.pending.length >= this.opts.maxQueue) throw new QueueFullError(this.opts.maxQueue);
     const job = this.store.insert(spec);

@@ -15,11 +15,19 @@ let h: Harness;
 let server: http.Server;
 let port: number;
 let png: Buffer;
+/** What /changing.png serves now, and how often it was asked. */
+const changing = { body: Buffer.alloc(0), requests: 0 };
 
 beforeAll(async () => {
   png = await encode(naturalTexture(40, 30), 'png');
-  server = http.createServer((_req, res) => {
+  changing.body = png;
+  server = http.createServer((req, res) => {
     res.setHeader('content-type', 'image/png');
+    if (req.url === '/changing.png') {
+      changing.requests++;
+      res.end(changing.body);
+      return;
+    }
     res.end(png);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -58,6 +66,23 @@ describe('image/load-image', () => {
     await expect(h.run(loadAndSave('http://10.0.0.1/x.png'))).rejects.toMatchObject({ code: 'url_private_address', param: 'url', nodeId: 'src' });
     await expect(h.run(loadAndSave('upload:doesnotexist123456'))).rejects.toMatchObject({ code: 'upload_not_found' });
     await expect(h.run(loadAndSave(''))).rejects.toMatchObject({ code: 'source_missing' });
+  });
+
+  it('keys a URL by what it serves: same bytes are cached, new bytes at the same URL load again, one fetch per run', async () => {
+    const url = `http://127.0.0.1:${port}/changing.png`;
+    const ran = (events: { type: string; nodeId?: string }[]) => events.filter((e) => e.type === 'node:start').map((e) => e.nodeId);
+    changing.requests = 0;
+    const first = await h.run(loadAndSave(url));
+    expect(ran(first.events)).toEqual(['src', 'save']);
+    expect(changing.requests).toBe(1); // the fingerprint's fetch is handed to execute()
+    const second = await h.run(loadAndSave(url));
+    expect(ran(second.events)).toEqual(['save']); // save-image never caches
+    expect(changing.requests).toBe(2);
+    changing.body = await encode(naturalTexture(20, 10), 'png');
+    const third = await h.run(loadAndSave(url));
+    expect(ran(third.events)).toEqual(['src', 'save']);
+    expect((third.outputs.save!.images as { width: number }[])[0]!.width).toBe(20);
+    expect(changing.requests).toBe(3);
   });
 
   it('reads local paths only when the config allows them', async () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../server/engine/events.js';
 import { Metrics } from '../../server/metrics.js';
-import { QueueFullError } from '../../server/queue/job-queue.js';
+import { IdempotencyConflictError, QueueFullError } from '../../server/queue/job-queue.js';
 import { JobStore, type NewJob } from '../../server/queue/job-store.js';
 import { LocalQueue, type ExecutionBackend } from '../../server/queue/local-queue.js';
 import type { FinalEvent } from '../../server/worker/pool.js';
@@ -89,8 +89,9 @@ describe('LocalQueue', () => {
     const q = new LocalQueue(store, new FakeBackend(), { maxQueue: 1 });
     await q.start();
     q.submit(job()); // running
-    const queued = q.submit(job({ owner: 'me', idempotencyKey: 'k' }));
-    expect(q.submit(job({ owner: 'me', idempotencyKey: 'k' }))).toMatchObject({ existing: true, job: { id: queued.job.id } });
+    const queued = q.submit(job({ owner: 'me', idempotencyKey: 'k', requestHash: 'h1' }));
+    expect(q.submit(job({ owner: 'me', idempotencyKey: 'k', requestHash: 'h1' }))).toMatchObject({ existing: true, job: { id: queued.job.id } });
+    expect(() => q.submit(job({ owner: 'me', idempotencyKey: 'k', requestHash: 'h2' }))).toThrow(IdempotencyConflictError);
     expect(() => q.submit(job({ owner: 'you', idempotencyKey: 'k' }))).toThrow(QueueFullError);
   });
 
@@ -171,5 +172,23 @@ describe('LocalQueue', () => {
     await q3.start();
     expect(store3.get(a.id)).toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
     store3.close();
+  });
+
+  it('adds the request_hash column to a job database written before it existed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mf-queue-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'jobs.sqlite');
+    const { default: Database } = await import('better-sqlite3');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, status TEXT NOT NULL,
+      priority INTEGER NOT NULL DEFAULT 0, owner TEXT, idempotency_key TEXT, params TEXT NOT NULL, workflow TEXT NOT NULL, workflow_name TEXT,
+      inputs TEXT NOT NULL, seed INTEGER, model TEXT, hashes TEXT, versions TEXT, webhook_url TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, timings TEXT, outputs TEXT, error TEXT)`);
+    old.prepare(`INSERT INTO jobs (id, kind, status, params, workflow, inputs, created_at) VALUES ('old', 'run', 'queued', '{}', '{}', '{}', 1)`).run();
+    old.close();
+    const store = new JobStore(file);
+    expect(store.get('old')).toMatchObject({ id: 'old', status: 'queued' });
+    expect(store.insert(job({ idempotencyKey: 'k', requestHash: 'h' })).requestHash).toBe('h');
+    store.close();
   });
 });

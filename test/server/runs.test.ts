@@ -122,6 +122,10 @@ describe('workflow runs', () => {
     const again = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), inputs: { value: 2 }, priority: 5 }, { 'Idempotency-Key': 'abc' });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(high.body.id);
+    const reused = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1), inputs: { value: 3 }, priority: 5 }, { 'Idempotency-Key': 'abc' });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error).toMatchObject({ code: 'idempotency_key_reused', field: 'Idempotency-Key' });
+    expect(reused.body.error.message).toContain(high.body.id);
 
     const third = await api(server, 'POST', '/v1/runs', { workflow: toyWorkflow(1, 1) });
     expect(third.status).toBe(202);
