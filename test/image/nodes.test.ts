@@ -16,7 +16,7 @@ let server: http.Server;
 let port: number;
 let png: Buffer;
 /** What /changing.png serves now, and how often it was asked. */
-const changing = { body: Buffer.alloc(0), requests: 0 };
+const changing: { body: Buffer; requests: number } = { body: Buffer.alloc(0), requests: 0 };
 
 beforeAll(async () => {
   png = await encode(naturalTexture(40, 30), 'png');
