@@ -1,5 +1,5 @@
 import { defineNode, Type } from '../../server/engine/index.js';
-import { loadImage, sourceFingerprint, withDetails } from '../../server/image/load.js';
+import { loadImage, urlParamFingerprint, withDetails } from '../../server/image/load.js';
 import type { ImageBatch } from '../../server/image/types.js';
 
 export default defineNode({
@@ -22,10 +22,7 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params, ctx) =>
-    sourceFingerprint(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId }).catch((err: unknown) => {
-      throw withDetails(err, { param: 'url' });
-    }),
+  fingerprint: (params, ctx) => urlParamFingerprint(params.url, ctx),
   async execute(_inputs, params, ctx) {
     try {
       const loaded = await loadImage(params.url, {

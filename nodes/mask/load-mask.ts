@@ -1,5 +1,5 @@
 import { defineNode, NodeError, Type } from '../../server/engine/index.js';
-import { loadMask, sourceFingerprint, withDetails } from '../../server/image/load.js';
+import { loadMask, urlParamFingerprint, withDetails } from '../../server/image/load.js';
 import { invertMask, maskStats, resizeMask } from '../../server/image/mask.js';
 
 export default defineNode({
@@ -20,10 +20,7 @@ export default defineNode({
     },
     { additionalProperties: false },
   ),
-  fingerprint: (params, ctx) =>
-    sourceFingerprint(params.url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId }).catch((err: unknown) => {
-      throw withDetails(err, { param: 'url' });
-    }),
+  fingerprint: (params, ctx) => urlParamFingerprint(params.url, ctx),
   async execute(inputs, params, ctx) {
     let mask;
     try {

@@ -73,7 +73,7 @@ export class Executor {
           def.cache === false ? `uncached:${opts.runId}` : def.fingerprint ? await def.fingerprint(params, ctx) : undefined;
         key = nodeCacheKey({ type: node.type, params, inputs: inputKeys, fingerprint });
       } catch (err) {
-        throw new RunFailure(err, nodeId, node.type);
+        throw new RunFailure(signal.aborted ? new CancelledError() : err, nodeId, node.type);
       }
       keys.set(nodeId, key);
 

@@ -7,7 +7,7 @@ export { safeFetch, assertPublicUrl } from './fetch.js';
 export type { SafeFetchOptions, SafeFetchResult, VettedUrl, Resolver } from './fetch.js';
 export { parseDataUri, isDataUri, toDataUri } from './data-uri.js';
 export { readSource, sourceKind, uploadIdOf } from './source.js';
-export { loadImage, loadMask, sourceFingerprint, withDetails } from './load.js';
+export { loadImage, loadMask, sourceFingerprint, urlParamFingerprint, withDetails } from './load.js';
 export { insertPngText, readPngText, readWorkflowFromPng, isPng } from './png-metadata.js';
 export {
   emptyMask,

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from '../engine/context.js';
 import { NodeError } from '../engine/errors.js';
 import { decodeImage, decodeMask } from './io.js';
 import { emptyMask } from './mask.js';
@@ -23,8 +24,10 @@ export interface LoadOptions extends SourceOptions {
 const prefetched = new Map<string, SourceBytes>();
 const PREFETCH_KEEP = 4;
 
+const prefetchKey = (source: string, opts: LoadOptions) => `${opts.runId ?? ''}\0${source}`;
+
 function readOnce(source: string, opts: LoadOptions): Promise<SourceBytes> {
-  const key = `${opts.runId ?? ''}\0${source}`;
+  const key = prefetchKey(source, opts);
   const hit = prefetched.get(key);
   if (!hit) return readSource(source, opts);
   prefetched.delete(key);
@@ -47,7 +50,7 @@ export async function sourceFingerprint(source: string, opts: LoadOptions): Prom
   const kind = sourceKind(source);
   if (kind === 'http') {
     const got = await readSource(source, opts);
-    const key = `${opts.runId ?? ''}\0${source}`;
+    const key = prefetchKey(source, opts);
     prefetched.delete(key);
     prefetched.set(key, got);
     while (prefetched.size > PREFETCH_KEEP) prefetched.delete(prefetched.keys().next().value!);
@@ -63,6 +66,13 @@ export async function sourceFingerprint(source: string, opts: LoadOptions): Prom
   } catch {
     return 'missing';
   }
+}
+
+/** A load node's fingerprint: the source of its `url` param, read with the run's context. */
+export function urlParamFingerprint(url: string, ctx: ExecutionContext): Promise<string> {
+  return sourceFingerprint(url, { config: ctx.services.config, files: ctx.files, signal: ctx.signal, runId: ctx.runId }).catch((err: unknown) => {
+    throw withDetails(err, { param: 'url' });
+  });
 }
 
 export interface LoadedImage {
