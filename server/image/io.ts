@@ -106,16 +106,20 @@ export async function decodeMask(bytes: Uint8Array, limits: DecodeLimits): Promi
   const { data, width, height, channels } = await decodeRaw(bytes, limits, true);
   const n = width * height;
   const out = new Float32Array(n);
-  const hasAlpha = channels === 2 || channels === 4;
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = v / 255;
+  // One loop per layout: the per-pixel branch and division of a generic loop cost more than the decode.
   if (channels === 1) {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = v / 255;
     for (let i = 0; i < n; i++) out[i] = lut[data[i]!]!;
-    return { width, height, data: out };
-  }
-  for (let i = 0, s = 0; i < n; i++, s += channels) {
-    const l = channels >= 3 ? (19595 * data[s]! + 38470 * data[s + 1]! + 7471 * data[s + 2]! + 32768) >> 16 : data[s]!;
-    out[i] = hasAlpha ? (l * data[s + channels - 1]!) / (255 * 255) : l / 255;
+  } else if (channels === 3) {
+    for (let i = 0, s = 0; i < n; i++, s += 3) out[i] = lut[(19595 * data[s]! + 38470 * data[s + 1]! + 7471 * data[s + 2]! + 32768) >> 16]!;
+  } else {
+    const colour = channels >= 3;
+    const a = channels - 1;
+    for (let i = 0, s = 0; i < n; i++, s += channels) {
+      const l = colour ? (19595 * data[s]! + 38470 * data[s + 1]! + 7471 * data[s + 2]! + 32768) >> 16 : data[s]!;
+      out[i] = (l * data[s + a]!) / (255 * 255);
+    }
   }
   return { width, height, data: out };
 }
