@@ -10,7 +10,7 @@ import type { JobRecord } from '../queue/job-store.js';
 import { baseUrl, type AppDeps } from './context.js';
 import { IMAGE_SIZE_PRESETS, inpaintRequestSchema, type InpaintRequest } from './inpaint-schema.js';
 import { fieldForInput, mapInpaintRequest } from './inpaint-mapping.js';
-import { failureStatus, idempotencyKeyOf, requestHashOf, inpaintResult, queueStatus, queueUrls, runView, submitJob } from './jobs.js';
+import { failureStatus, idempotencyOf, inpaintResult, queueStatus, queueUrls, runView, submitJob } from './jobs.js';
 import { assertSafeUrl, normalizeSource, selfHostsOf, type SourceContext } from './sources.js';
 import { compileBody } from './validation.js';
 import { promptExpansionRefusal } from '../prompt/availability.js';
@@ -43,7 +43,7 @@ export function inpaintRoutes(deps: AppDeps): Router {
 
   async function submit(req: Request, res: Response, queued: boolean): Promise<{ job: JobRecord; existing: boolean; body: InpaintRequest }> {
     const explicit = new Set(Object.keys((req.body ?? {}) as object));
-    const requestHash = requestHashOf(req); // before validation fills defaults in place and a seed is drawn
+    const idempotency = idempotencyOf(req); // before validation fills defaults in place and a seed is drawn
     const body = validate(req.body);
     if (!queued && body.webhook_url !== undefined) throw new HttpError(422, 'unsupported_parameter', 'webhook_url is only accepted by /v1/queue/inpaint', 'webhook_url');
     const saved = await loadWorkflow();
@@ -90,8 +90,7 @@ export function inpaintRoutes(deps: AppDeps): Router {
       params,
       priority,
       owner: res.locals.identity as string | undefined,
-      idempotencyKey: idempotencyKeyOf(req),
-      requestHash,
+      ...idempotency,
       webhookUrl,
       seed: body.seed,
       model: body.model ?? deps.health.models()[0]?.name,

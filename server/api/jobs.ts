@@ -25,8 +25,8 @@ export interface SubmitSpec {
   params: Record<string, unknown>;
   priority?: number;
   owner?: string;
+  /** From idempotencyOf(req). */
   idempotencyKey?: string;
-  /** requestHashOf(req): tells a retry of the same request from a reuse of its key for another. */
   requestHash?: string;
   webhookUrl?: string;
   seed?: number;
@@ -71,7 +71,7 @@ export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; ex
       priority: spec.priority ?? 0,
       owner: spec.owner,
       idempotencyKey: spec.idempotencyKey,
-      requestHash: spec.idempotencyKey ? spec.requestHash : undefined,
+      requestHash: spec.requestHash,
       params: spec.params,
       workflow: spec.workflow,
       workflowName: spec.workflowName,
@@ -94,17 +94,18 @@ export function submitJob(deps: AppDeps, spec: SubmitSpec): { job: JobRecord; ex
   }
 }
 
-export function idempotencyKeyOf(req: Request): string | undefined {
+/**
+ * The Idempotency-Key header and, when there is one, a hash of the request as the client sent it
+ * (route + body), which tells a retry from the key's reuse for another request. Call it before
+ * validation fills defaults in place and a random seed is drawn.
+ */
+export function idempotencyOf(req: Request): { idempotencyKey?: string; requestHash?: string } {
   const key = req.headers['idempotency-key'];
-  if (key === undefined) return undefined;
+  if (key === undefined) return {};
   const v = Array.isArray(key) ? key[0]! : key;
   if (!v || v.length > 200) throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-200 characters', 'Idempotency-Key');
-  return v;
-}
-
-/** The request as the client sent it, before defaults (a random seed) are filled in. */
-export function requestHashOf(req: Request): string {
-  return createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n`).update(stableStringify(req.body ?? null)).digest('hex');
+  const requestHash = createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n`).update(stableStringify(req.body ?? null)).digest('hex');
+  return { idempotencyKey: v, requestHash };
 }
 
 const QUEUE_STATUS = { queued: 'IN_QUEUE', running: 'IN_PROGRESS', succeeded: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' } as const;

@@ -37,7 +37,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Body too large',
   415: 'Unsupported media type',
-  422: 'Invalid parameter (the `field` names it) or invalid workflow (`problems` lists every problem)',
+  422: 'Invalid parameter (the `field` names it), invalid workflow (`problems` lists every problem), or an Idempotency-Key reused for another request',
   429: 'Rate limited',
   500: 'Job failed',
   503: 'Queue full or service unavailable',

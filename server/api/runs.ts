@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Router, type Request, type Response } from 'express';
 import { HttpError, notFound } from '../http-errors.js';
 import { baseUrl, type AppDeps } from './context.js';
-import { idempotencyKeyOf, requestHashOf, runView, submitJob } from './jobs.js';
+import { idempotencyOf, runView, submitJob } from './jobs.js';
 import { assertSafeUrl } from './sources.js';
 import { compileBody } from './validation.js';
 
@@ -26,7 +26,14 @@ export function runRoutes(deps: AppDeps): Router {
   const validateNamed = compileBody<Static<typeof NamedRunRequestSchema>>(NamedRunRequestSchema);
   const validateInline = compileBody<RunRequest>(RunRequestSchema);
 
-  async function start(req: Request, res: Response, workflow: unknown, workflowName: string | undefined, body: Static<typeof NamedRunRequestSchema>) {
+  async function start(
+    req: Request,
+    res: Response,
+    workflow: unknown,
+    workflowName: string | undefined,
+    body: Static<typeof NamedRunRequestSchema>,
+    idempotency: ReturnType<typeof idempotencyOf>,
+  ) {
     if (body.webhook_url !== undefined) await assertSafeUrl(body.webhook_url, 'webhook_url', { allowlist: deps.config.urlAllowlist, resolve: deps.resolve });
     const inputs = body.inputs ?? {};
     const { job, existing } = submitJob(deps, {
@@ -37,8 +44,7 @@ export function runRoutes(deps: AppDeps): Router {
       params: { ...(workflowName ? { workflow: workflowName } : {}), inputs },
       priority: body.priority,
       owner: res.locals.identity as string | undefined,
-      idempotencyKey: idempotencyKeyOf(req),
-      requestHash: requestHashOf(req),
+      ...idempotency,
       webhookUrl: body.webhook_url,
       seed: typeof inputs.seed === 'number' ? inputs.seed : undefined,
       model: typeof inputs.model === 'string' ? inputs.model : undefined,
@@ -53,17 +59,19 @@ export function runRoutes(deps: AppDeps): Router {
   }
 
   r.post('/v1/workflows/:name/runs', async (req, res) => {
+    const idempotency = idempotencyOf(req); // before validation fills defaults in place
     const body = validateNamed(req.body ?? {});
     const found = await deps.workflows.get(req.params.name);
     if (!found) throw notFound(`workflow "${req.params.name}"`);
-    await start(req, res, found.workflow, req.params.name, body);
+    await start(req, res, found.workflow, req.params.name, body, idempotency);
   });
 
   r.post('/v1/runs', async (req, res) => {
+    const idempotency = idempotencyOf(req);
     const body = validateInline(req.body);
     if (body.workflow === undefined) throw new HttpError(422, 'missing_parameter', 'workflow is required', 'workflow');
     const { workflow, ...rest } = body;
-    await start(req, res, workflow, undefined, rest);
+    await start(req, res, workflow, undefined, rest, idempotency);
   });
 
   // Recent jobs: with API keys, only the caller's own.

@@ -152,6 +152,9 @@ describe('queue variant', () => {
     });
     const dup = await api(server, 'POST', '/v1/queue/inpaint', { ...base, seed: 7 }, { 'Idempotency-Key': 'same' });
     expect(dup.body.request_id).toBe(id);
+    const reused = await api(server, 'POST', '/v1/queue/inpaint', { ...base, seed: 8 }, { 'Idempotency-Key': 'same' });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error).toMatchObject({ code: 'idempotency_key_reused', field: 'Idempotency-Key' });
     const seen = new Set<string>();
     await until(async () => {
       const s = await api(server, 'GET', `/v1/queue/requests/${id}/status`);
