@@ -8,13 +8,16 @@
 /** Squared distance reported where no inside pixel is near (or none exists). */
 export const FAR = 1e20;
 
-/** 1-D squared distance transform of f (length n) into d, using scratch v, z. */
-function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
+/**
+ * 1-D squared distance transform of f[lo..hi] into d[lo..hi] (lower envelope of the parabolas
+ * rooted at lo..hi), using scratch v, z.
+ */
+function edtRange(f: Float64Array, lo: number, hi: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
   let k = 0;
-  v[0] = 0;
+  v[0] = lo;
   z[0] = -Infinity;
   z[1] = Infinity;
-  for (let q = 1; q < n; q++) {
+  for (let q = lo + 1; q <= hi; q++) {
     const fq = f[q]! + q * q;
     let p = v[k]!;
     let s = (fq - (f[p]! + p * p)) / (2 * q - 2 * p);
@@ -30,10 +33,28 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
     z[k + 1] = Infinity;
   }
   k = 0;
-  for (let q = 0; q < n; q++) {
+  for (let q = lo; q <= hi; q++) {
     while (z[k + 1]! < q) k++;
     const p = v[k]!;
     d[q] = (q - p) * (q - p) + f[p]!;
+  }
+}
+
+/**
+ * 1-D squared distance transform of f (length n) into d. Pixels with f = 0 (inside the set) are
+ * 0, and each run of f > 0 needs only its own parabolas plus the zero on either side of it (any
+ * farther site is dominated by that zero), so mask interiors cost nothing.
+ */
+function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
+  let x = 0;
+  while (x < n) {
+    if (f[x] === 0) {
+      d[x++] = 0;
+      continue;
+    }
+    const a = x;
+    while (x < n && f[x] !== 0) x++;
+    edtRange(f, a > 0 ? a - 1 : a, x < n ? x : x - 1, d, v, z);
   }
 }
 

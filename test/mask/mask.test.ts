@@ -42,6 +42,33 @@ describe('distance transform', () => {
   });
 });
 
+describe('distance transform on solid shapes', () => {
+  it('matches brute force where sets have interiors and holes (runs of inside pixels)', () => {
+    const w = 41;
+    const h = 29;
+    const on = Array.from({ length: w * h }, (_, i) => {
+      const x = i % w;
+      const y = Math.floor(i / w);
+      const disc = (x - 12) ** 2 + (y - 10) ** 2 <= 49 && !((x - 12) ** 2 + (y - 10) ** 2 <= 4);
+      return disc || (x >= 25 && x < 38 && y >= 15 && y < 25 && x !== 30) || x === 0 || (i * 7919) % 97 === 0;
+    });
+    const bits = Uint8Array.from(on, (b) => (b ? 1 : 0));
+    const d2 = squaredDistanceTo(w, h, bits);
+    const bounded = squaredDistanceTo(w, h, bits, 3);
+    for (let i = 0; i < w * h; i++) {
+      let best = Infinity;
+      for (let j = 0; j < w * h; j++) {
+        if (!on[j]) continue;
+        const dx = (i % w) - (j % w);
+        const dy = Math.floor(i / w) - Math.floor(j / w);
+        best = Math.min(best, dx * dx + dy * dy);
+      }
+      expect(d2[i]).toBe(best);
+      if (best <= 9) expect(bounded[i]).toBe(best);
+    }
+  });
+});
+
 describe('grow and shrink', () => {
   it('grows a single pixel into a disc of radius r', () => {
     const m = rectMask(21, 21, 10, 10, 1, 1);
