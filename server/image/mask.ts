@@ -121,17 +121,25 @@ export function prepareMask(mask: Mask, opts: PrepareMaskOptions): { hard: Mask;
   else for (let i = 0; i < n; i++) on[i] = src[i]! >= t ? 1 : 0;
 
   let hardBits = on;
+  // Filled here when growing (the common case): saves a full-image conversion pass below.
+  let hard: Float32Array | undefined;
   const r = Math.round(Math.abs(opts.grow));
   if (r > 0) {
     const r2 = r * r;
     if (opts.grow > 0) {
       const { region, data } = distanceField(width, height, on, r);
       hardBits = new Uint8Array(n);
+      hard = new Float32Array(n);
       const rw = region.x1 - region.x0;
       for (let y = region.y0; y < region.y1; y++) {
         const f = (y - region.y0) * rw - region.x0;
         const o = y * width;
-        for (let x = region.x0; x < region.x1; x++) if (data[f + x]! <= r2) hardBits[o + x] = 1;
+        for (let x = region.x0; x < region.x1; x++) {
+          if (data[f + x]! <= r2) {
+            hardBits[o + x] = 1;
+            hard[o + x] = 1;
+          }
+        }
       }
     } else {
       const off = new Uint8Array(n);
@@ -146,8 +154,10 @@ export function prepareMask(mask: Mask, opts: PrepareMaskOptions): { hard: Mask;
       }
     }
   }
-  const hard = new Float32Array(n);
-  for (let i = 0; i < n; i++) hard[i] = hardBits[i]!;
+  if (!hard) {
+    hard = new Float32Array(n);
+    for (let i = 0; i < n; i++) hard[i] = hardBits[i]!;
+  }
   const soft = hard.slice();
   const radius = opts.feather;
   if (radius > 0) {
