@@ -15,6 +15,8 @@ export interface ExecutionBackend {
   readonly capacity: number;
   run(job: RunJob, onEvent: (e: RunEvent) => void): Promise<FinalEvent>;
   cancel(runId: string): boolean;
+  /** For backends whose capacity changes (remote workers come and go): called on every change. */
+  onCapacity?(listener: () => void): void;
 }
 
 export interface LocalQueueOptions {
@@ -50,6 +52,7 @@ export class LocalQueue implements JobQueue {
     private readonly opts: LocalQueueOptions,
   ) {
     this.log = opts.logger ?? silentLogger;
+    backend.onCapacity?.(() => this.dispatch());
   }
 
   async start(): Promise<void> {
