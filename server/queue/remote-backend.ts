@@ -177,6 +177,11 @@ export class RemoteBackend implements ExecutionBackend {
       for (const run of [...this.active.values()]) await this.poll(run, false);
     } catch (err) {
       this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'refreshing remote workers failed');
+      // Without Redis no worker is reachable: jobs wait in the SQLite queue instead of failing.
+      if (this.live.length) {
+        this.live = [];
+        for (const l of this.capacityListeners) l();
+      }
     } finally {
       this.refreshing = false;
     }

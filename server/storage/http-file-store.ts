@@ -24,7 +24,12 @@ export interface HttpFileStoreOptions {
   /** Local cache for pathOf(). */
   cacheDir: string;
   timeoutMs: number;
+  /** Waits between attempts while the API node is unreachable (default about 30 s in all). */
+  retryDelaysMs?: number[];
 }
+
+const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000, 15000];
+const RETRY_STATUS = new Set([502, 503, 504]);
 
 export class HttpFileStore implements FileStore {
   constructor(
@@ -65,13 +70,22 @@ export class HttpFileStore implements FileStore {
     return file;
   }
 
+  /** Retries while the API node is unreachable or restarting, so a job outlives a short API outage. */
   private async request(url: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.opts.apiKey) headers.set('authorization', `Bearer ${this.opts.apiKey}`);
-    try {
-      return await fetch(url, { ...init, headers, signal: AbortSignal.timeout(this.opts.timeoutMs) });
-    } catch (err) {
-      throw new FileServerError(`the API node at ${this.baseUrl} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    const delays = this.opts.retryDelaysMs ?? RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      let failure: string;
+      try {
+        const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        if (!RETRY_STATUS.has(res.status)) return res;
+        failure = `HTTP ${res.status}`;
+      } catch (err) {
+        failure = err instanceof Error ? err.message : String(err);
+      }
+      if (attempt >= delays.length) throw new FileServerError(`the API node at ${this.baseUrl} is unreachable: ${failure}`);
+      await new Promise((r) => setTimeout(r, delays[attempt]));
     }
   }
 }

@@ -8,7 +8,7 @@ import { FIXTURE_MODELS, REPO, tempDir, until } from '../server/helpers.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
