@@ -173,7 +173,10 @@ export class LocalQueue implements JobQueue {
     const m = this.opts.metrics;
     switch (e.type) {
       case 'run:start':
+        // A remote job whose worker died starts over on another worker: count its nodes afresh.
         entry.nodesTotal = e.nodes.length;
+        entry.nodesDone = 0;
+        entry.progress = undefined;
         break;
       case 'node:cached':
         entry.nodesDone++;

@@ -131,5 +131,15 @@ describe('scale-out over Redis/BullMQ', () => {
       return h.workers.length === 1 ? h : undefined;
     }, 20_000, 200);
     expect(health.workers[0].id).toBe(second.id);
+
+    // SIGTERM: the worker finishes, leaves the heartbeat list at once and exits cleanly.
+    const exited = new Promise<number | null>((resolve) => second.proc.once('exit', (code) => resolve(code)));
+    second.proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const after = await until(async () => {
+      const h = await api(server, 'GET', '/health');
+      return h.body.workers.length === 0 ? h : undefined;
+    }, 10_000, 100);
+    expect(after.body.queue.capacity).toBe(0);
   });
 });
