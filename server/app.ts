@@ -81,7 +81,9 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
     next();
   });
   if (deps.config.corsOrigins.length) app.use(cors(deps.config.corsOrigins));
-  app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath }));
+  // Workers store every output they produce: a client rate limit must not fail their jobs.
+  const isUnlimited = (path: string) => path === INTERNAL_FILES_PATH;
+  app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath, isUnlimited }));
   app.use(requireJson);
   const json = express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));

@@ -28,6 +28,8 @@ interface ActiveRun {
   resolve: (e: FinalEvent) => void;
   /** BullMQ reported the job finished on the previous poll: the pub/sub final event had its chance. */
   finishedSeen: boolean;
+  /** A cancel is removing it from BullMQ: its absence there is expected. */
+  removing?: boolean;
 }
 
 const WAITING_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
@@ -135,9 +137,11 @@ export class RemoteBackend implements ExecutionBackend {
     await this.redis.publish(CANCEL_CHANNEL, JSON.stringify({ runId }));
     const job = await this.queue.getJob(runId);
     if (!job || !WAITING_STATES.has(await job.getState())) return;
+    run.removing = true;
     try {
       await job.remove();
     } catch {
+      run.removing = false;
       return; // a worker locked it meanwhile: it sees the cancel key and reports run:cancelled
     }
     this.settle(run, { type: 'run:cancelled', runId });
@@ -217,7 +221,7 @@ export class RemoteBackend implements ExecutionBackend {
   private async poll(run: ActiveRun, immediate: boolean): Promise<void> {
     const { runId } = run.job;
     const job = await this.queue.getJob(runId);
-    if (this.active.get(runId) !== run) return;
+    if (this.active.get(runId) !== run || run.removing) return;
     if (!job) {
       // Redis lost it (flushed or restarted without persistence): accepted work is queued again.
       this.log.warn({ runId }, 'job missing from Redis; queueing it again');

@@ -64,6 +64,24 @@ describe('scale-out recovery', () => {
     expect(((await html.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
   });
 
+  it('does not rate-limit workers storing outputs', async () => {
+    const limited = await startTestServer({ MASKFLOW_REDIS_URL: redis.url, MASKFLOW_API_KEYS: KEY, MASKFLOW_RATE_LIMIT_PER_MINUTE: '1' }, { nodeDirs: [REAL_NODES] });
+    try {
+      const png = dataUriBytes((await testInputs(8)).imageUri);
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${limited.url}/v1/internal/files?ext=png`, { method: 'POST', body: png, headers: { 'content-type': 'image/png', ...auth } });
+        expect(r.status).toBe(201);
+        const stored = (await r.json()) as { id: string; contentType: string };
+        expect(stored.contentType).toBe('image/png');
+        expect((await fetch(`${limited.url}/v1/files/${stored.id}`)).status).toBe(200);
+      }
+      expect((await api(limited, 'GET', '/v1/runs', undefined, auth)).status).toBe(200);
+      expect((await api(limited, 'GET', '/v1/runs', undefined, auth)).status).toBe(429);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('finishes a remote job across an API node restart', async () => {
     await startWorker({ MASKFLOW_REDIS_URL: redis.url, MASKFLOW_SERVER_URL: server!.url, MASKFLOW_SERVER_KEY: KEY });
     const id = await longInpaint();
