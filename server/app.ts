@@ -7,6 +7,7 @@ import { errorMiddleware, HttpError } from './http-errors.js';
 import type { AppDeps } from './api/context.js';
 import { fileRoutes } from './api/files.js';
 import { healthRoutes } from './api/health.js';
+import { internalFileRoutes } from './api/internal-files.js';
 import { inpaintRoutes } from './api/inpaint.js';
 import { metricsRoutes } from './api/metrics.js';
 import { nodeRoutes } from './api/nodes.js';
@@ -14,6 +15,7 @@ import { openApiRoutes } from './api/openapi.js';
 import { runRoutes } from './api/runs.js';
 import { uploadRoutes } from './api/uploads.js';
 import { workflowRoutes } from './api/workflows.js';
+import { INTERNAL_FILES_PATH } from './storage/http-file-store.js';
 
 export type { AppDeps } from './api/context.js';
 
@@ -52,10 +54,13 @@ function cors(origins: string[]): RequestHandler {
   };
 }
 
+/** Routes that read their own (raw or multipart) body, whatever Content-Type they claim. */
+const RAW_BODY_PATHS = new Set(['/v1/uploads', INTERNAL_FILES_PATH]);
+
 /** JSON endpoints refuse other media types with 415 instead of seeing an empty body. */
 const requireJson: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody || req.path === '/v1/uploads' || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+  if (!hasBody || RAW_BODY_PATHS.has(req.path) || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
   if (!req.is('application/json') && !req.is('+json')) {
     return next(new HttpError(415, 'unsupported_media_type', `send application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`));
   }
@@ -76,11 +81,12 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
     next();
   });
   if (deps.config.corsOrigins.length) app.use(cors(deps.config.corsOrigins));
-  app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath }));
+  // Workers store every output they produce: a client rate limit must not fail their jobs.
+  const isUnlimited = (path: string) => path === INTERNAL_FILES_PATH;
+  app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath, isUnlimited }));
   app.use(requireJson);
   const json = express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] });
-  // Uploads read their own (raw or multipart) body, whatever Content-Type they claim.
-  app.use((req, res, next) => (req.path === '/v1/uploads' ? next() : json(req, res, next)));
+  app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
 
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
@@ -89,6 +95,7 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
   app.use(runRoutes(deps));
   app.use(workflowRoutes(deps));
   app.use(uploadRoutes(deps));
+  if (deps.config.redisUrl) app.use(internalFileRoutes(deps));
   app.use(fileRoutes(deps));
   app.use(nodeRoutes(deps));
 

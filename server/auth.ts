@@ -71,6 +71,8 @@ export interface AuthOptions {
   limiter: RateLimiter;
   /** Paths under the API that need no key (health probes, capability URLs of files). */
   isPublic?: (path: string, method: string) => boolean;
+  /** Paths that need a key but are not rate limited (scale-out workers storing outputs). */
+  isUnlimited?: (path: string, method: string) => boolean;
 }
 
 /** Who is calling: the key's label, or the client address when keys are off. */
@@ -87,7 +89,7 @@ export function authMiddleware(opts: AuthOptions): RequestHandler {
         new HttpError(401, 'unauthorized', key ? 'API key is not valid' : 'an API key is required (Authorization: Bearer <key> or Key <key>)', undefined, {}, { 'WWW-Authenticate': 'Bearer' }),
       );
     }
-    const retryAfter = opts.limiter.take(identityOf(opts.keys.enabled ? key : undefined, req.ip));
+    const retryAfter = opts.isUnlimited?.(req.path, req.method) ? 0 : opts.limiter.take(identityOf(opts.keys.enabled ? key : undefined, req.ip));
     if (retryAfter > 0) {
       return next(new HttpError(429, 'rate_limited', `too many requests; retry in ${retryAfter} s`, undefined, {}, { 'Retry-After': String(retryAfter) }));
     }

@@ -1,4 +1,4 @@
-// `maskflow serve | run | models | tokens | validate` — the command-line entry.
+// `maskflow serve | worker | run | models | tokens | validate` — the command-line entry.
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { runCommand } from './cli/run.js';
@@ -6,6 +6,7 @@ import { validateCommand } from './cli/validate.js';
 
 const USAGE = `usage:
   maskflow serve                                   start the HTTP/websocket server (MASKFLOW_* env configures it)
+  maskflow worker                                  run jobs for a scale-out API node (needs MASKFLOW_REDIS_URL and MASKFLOW_SERVER_URL)
   maskflow run <workflow.json|name> [--input name=value ...] [--out DIR] [--models DIR] [--quiet]
                                                    run a workflow with a progress bar and write its outputs
   maskflow validate <workflow.json|name> [--input name=value ...]
@@ -30,6 +31,22 @@ export async function main(argv: string[]): Promise<number> {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         return await new Promise<number>(() => {}); // runs until a signal
+      }
+      case 'worker': {
+        const { startRemoteWorker } = await import('./worker/remote-worker.js');
+        const { createLogger } = await import('./log.js');
+        const config = loadConfig();
+        const worker = await startRemoteWorker(config, { logger: createLogger(config.logLevel, { component: 'worker-process' }) });
+        // First signal: finish running jobs, then exit. A second one exits at once (BullMQ re-queues the jobs).
+        let stopping = false;
+        const stop = () => {
+          if (stopping) process.exit(1);
+          stopping = true;
+          void worker.close().then(() => process.exit(0));
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        return await new Promise<number>(() => {});
       }
       case 'run':
         return await runCommand(rest, { out, err });

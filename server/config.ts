@@ -70,6 +70,17 @@ export interface Config {
   publicUrl?: string;
   /** A job interrupted by restarts this many times is failed instead of run again. */
   jobMaxAttempts: number;
+
+  /** Scale-out: Redis that feeds `maskflow worker` processes (API node: no worker threads then). */
+  redisUrl?: string;
+  /** Scale-out worker: the API node's base URL, which serves and stores its files. */
+  serverUrl?: string;
+  /** Scale-out worker: API key sent to serverUrl (default: the first of apiKeys). */
+  serverKey?: string;
+  /** Scale-out worker: BullMQ job lock; a dead worker's job is retried after it expires. */
+  workerLockMs: number;
+  /** Scale-out worker: how often BullMQ looks for jobs whose worker died. */
+  workerStalledCheckMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -145,5 +156,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel: env.MASKFLOW_LOG_LEVEL || 'info',
     publicUrl: env.MASKFLOW_PUBLIC_URL || undefined,
     jobMaxAttempts: int(env, 'MASKFLOW_JOB_MAX_ATTEMPTS', 3),
+    redisUrl: env.MASKFLOW_REDIS_URL || undefined,
+    serverUrl: env.MASKFLOW_SERVER_URL ? env.MASKFLOW_SERVER_URL.replace(/\/+$/, '') : undefined,
+    serverKey: env.MASKFLOW_SERVER_KEY || list(env.MASKFLOW_API_KEYS)[0],
+    workerLockMs: int(env, 'MASKFLOW_WORKER_LOCK_MS', 30000),
+    workerStalledCheckMs: int(env, 'MASKFLOW_WORKER_STALLED_CHECK_MS', 15000),
   };
 }

@@ -21,7 +21,8 @@ import { JobStore } from './queue/job-store.js';
 import { LocalQueue } from './queue/local-queue.js';
 import { ContentHasher, hashJobInputs } from './queue/content-hashes.js';
 import { LocalFileStore } from './storage/local-file-store.js';
-import { WorkerPool } from './worker/pool.js';
+import { startExecution, type Execution } from './execution.js';
+import type { WorkerStats } from './worker/protocol.js';
 import { WsHub } from './ws/hub.js';
 import { startWebhooks } from './api/webhooks.js';
 
@@ -88,47 +89,47 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
   const files = new LocalFileStore(path.join(config.dataDir, 'files'));
   const metrics = new Metrics();
-  const pool = new WorkerPool(config, { nodeDirs, logger: logger.child({ component: 'pool' }) });
   const models = modelWatcher(new ModelCatalog(config.modelsDir, config.defaultModel), config, logger);
 
+  let execution: Execution;
   try {
-    await pool.start();
+    execution = await startExecution(config, { nodeDirs, logger });
   } catch (err) {
     store.close();
     models.stop();
-    await pool.stop();
     throw err;
   }
-  const queue = new LocalQueue(
-    store,
-    { capacity: pool.workers.length, run: (job, onEvent) => pool.run(job, onEvent), cancel: (id) => pool.cancel(id) },
-    { maxQueue: config.maxQueue, maxAttempts: config.jobMaxAttempts, metrics, logger: logger.child({ component: 'queue' }) },
-  );
+  const queue = new LocalQueue(store, execution.backend, {
+    maxQueue: config.maxQueue,
+    maxAttempts: config.jobMaxAttempts,
+    metrics,
+    logger: logger.child({ component: 'queue' }),
+  });
+  const firstStats = (pick: (s: WorkerStats) => unknown) => execution.stats().find((w) => pick(w.stats))?.stats.models;
   const health: HealthSource = {
-    workers: () => pool.workers.map((w) => ({ state: w.state, restarts: w.restarts, runId: w.runId })),
+    workers: () => execution.workers(),
     models: () => models.get(),
     // What the workers' session pools report (CUDA may have fallen back to CPU), else the configured one.
-    executionProvider: () => pool.workers.find((w) => w.stats.models)?.stats.models?.effectiveEp ?? config.ep,
+    executionProvider: () => firstStats((s) => s.models)?.effectiveEp ?? config.ep,
     extras: () => {
-      const fallback = pool.workers.find((w) => w.stats.models?.fallbackReason)?.stats.models?.fallbackReason;
-      return { ...models.extras(), ...(fallback ? { execution_provider_fallback: fallback } : {}) };
+      const fallback = firstStats((s) => s.models?.fallbackReason)?.fallbackReason;
+      return { ...models.extras(), execution_mode: execution.mode, ...(fallback ? { execution_provider_fallback: fallback } : {}) };
     },
   };
   metrics.gauge('maskflow_queue_depth', 'Jobs waiting in the queue.', () => [[{}, queue.stats().queued]]);
   metrics.gauge('maskflow_jobs_running', 'Jobs running on workers.', () => [[{}, queue.stats().running]]);
+  metrics.gauge('maskflow_worker_capacity', 'Jobs the execution workers can run at once (live remote worker slots in scale-out mode).', () => [[{}, queue.stats().capacity]]);
   metrics.gauge(
     'maskflow_model_loads_total',
     'ORT sessions loaded by each worker (model components, LoRA-patched variants).',
-    () => pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.loads ?? 0]),
+    () => execution.stats().map((w) => [{ worker: w.label }, w.stats.models?.loads ?? 0]),
     'counter',
   );
-  metrics.gauge('maskflow_session_cache_hits_total', 'Session pool hits by worker.', () => pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.hits ?? 0]), 'counter');
+  metrics.gauge('maskflow_session_cache_hits_total', 'Session pool hits by worker.', () => execution.stats().map((w) => [{ worker: w.label }, w.stats.models?.hits ?? 0]), 'counter');
   metrics.gauge('maskflow_session_bytes', 'Bytes of model weights held by each worker\'s session pool.', () =>
-    pool.workers.map((w, i) => [{ worker: String(i) }, w.stats.models?.bytes ?? 0]),
+    execution.stats().map((w) => [{ worker: w.label }, w.stats.models?.bytes ?? 0]),
   );
-  metrics.gauge('maskflow_worker_restarts', 'Execution worker restarts after a crash.', () =>
-    pool.workers.map((w, i) => [{ worker: String(i) }, w.restarts]),
-  );
+  metrics.gauge('maskflow_worker_restarts', 'Execution worker restarts after a crash.', () => execution.stats().map((w) => [{ worker: w.label }, w.restarts]));
 
   const hasher = new ContentHasher(store);
   let closing = false;
@@ -174,7 +175,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   listeningUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-  logger.info({ url: listeningUrl, workers: pool.workers.length, nodes: registry.types().length, ep: config.ep }, 'maskflow listening');
+  logger.info({ url: listeningUrl, mode: execution.mode, capacity: execution.backend.capacity, nodes: registry.types().length, ep: config.ep }, 'maskflow listening');
 
   let closed: Promise<void> | undefined;
   const close = () =>
@@ -187,7 +188,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await pool.stop();
+      await execution.stop();
       models.stop();
       store.close();
     })());

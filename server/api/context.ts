@@ -8,13 +8,17 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { JobRecord } from '../queue/job-store.js';
-import type { LocalFileStore } from '../storage/local-file-store.js';
+import { FILE_ID, type LocalFileStore } from '../storage/local-file-store.js';
 import type { WorkflowStore } from './workflow-store.js';
 
 export interface WorkerInfo {
   state: string;
   restarts: number;
   runId?: string;
+  /** Scale-out workers: their id, slots (execution threads) and the runs they execute. */
+  id?: string;
+  slots?: number;
+  runs?: string[];
 }
 
 export interface HealthSource {
@@ -59,7 +63,6 @@ export function baseUrl(deps: AppDeps, req?: Request): string {
 
 export const fileUrl = (base: string, id: string) => `${base}/v1/files/${id}`;
 
-const FILE_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** Deep copy of run outputs where every stored-file record ({id, filename|contentType}) gains a url. */
 export function withFileUrls(outputs: RunOutputs | undefined, base: string): RunOutputs {

@@ -18,7 +18,13 @@ export function healthRoutes(deps: AppDeps): Router {
       default_model: deps.config.defaultModel ?? models[0]?.name ?? null,
       execution_provider: deps.health.executionProvider(),
       queue: { depth: q.queued, running: q.running, capacity: q.capacity, max: q.maxQueue },
-      workers: workers.map((w) => ({ state: w.state, restarts: w.restarts, ...(w.runId ? { job: w.runId } : {}) })),
+      workers: workers.map((w) => ({
+        ...(w.id ? { id: w.id, slots: w.slots } : {}),
+        state: w.state,
+        restarts: w.restarts,
+        ...(w.runId ? { job: w.runId } : {}),
+        ...(w.runs ? { jobs: w.runs } : {}),
+      })),
       auth: deps.config.apiKeys.length > 0,
       ...(deps.health.extras?.() ?? {}),
     });

@@ -27,7 +27,7 @@ export function sniff(data: Uint8Array): Sniffed | undefined {
   return undefined;
 }
 
-function collect(stream: NodeJS.ReadableStream, limit: number): Promise<Uint8Array> {
+export function collect(stream: NodeJS.ReadableStream, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     if ((stream as { readableEnded?: boolean }).readableEnded) return resolve(new Uint8Array(0));
     stream.on('close', () => reject(new HttpError(400, 'upload_aborted', 'the upload ended before its body was complete')));

@@ -1,6 +1,6 @@
-// What the HTTP and websocket layers need from a queue. The embedded LocalQueue (SQLite +
-// worker_threads) implements it; a Redis/BullMQ variant with remote `maskflow worker`
-// processes can implement the same contract (events then arrive through Redis pub/sub).
+// What the HTTP and websocket layers need from a queue. LocalQueue (SQLite) implements it in
+// both modes; only its ExecutionBackend differs: worker threads, or remote `maskflow worker`
+// processes fed through Redis/BullMQ (remote-backend.ts).
 import type { RunEvent } from '../engine/events.js';
 import type { JobRecord, NewJob } from './job-store.js';
 

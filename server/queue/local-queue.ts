@@ -15,6 +15,8 @@ export interface ExecutionBackend {
   readonly capacity: number;
   run(job: RunJob, onEvent: (e: RunEvent) => void): Promise<FinalEvent>;
   cancel(runId: string): boolean;
+  /** For backends whose capacity changes (remote workers come and go): called on every change. */
+  onCapacity?(listener: () => void): void;
 }
 
 export interface LocalQueueOptions {
@@ -50,6 +52,7 @@ export class LocalQueue implements JobQueue {
     private readonly opts: LocalQueueOptions,
   ) {
     this.log = opts.logger ?? silentLogger;
+    backend.onCapacity?.(() => this.dispatch());
   }
 
   async start(): Promise<void> {
@@ -170,7 +173,10 @@ export class LocalQueue implements JobQueue {
     const m = this.opts.metrics;
     switch (e.type) {
       case 'run:start':
+        // A remote job whose worker died starts over on another worker: count its nodes afresh.
         entry.nodesTotal = e.nodes.length;
+        entry.nodesDone = 0;
+        entry.progress = undefined;
         break;
       case 'node:cached':
         entry.nodesDone++;

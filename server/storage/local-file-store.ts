@@ -4,7 +4,8 @@ import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileStore, StoredFile } from '../engine/context.js';
 
-const ID = /^[A-Za-z0-9_-]{16,64}$/;
+/** Shape of a stored file's id (unguessable, URL-safe). */
+export const FILE_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
 export class LocalFileStore implements FileStore {
   constructor(readonly dir: string) {}
@@ -21,7 +22,7 @@ export class LocalFileStore implements FileStore {
   }
 
   async meta(id: string): Promise<StoredFile | undefined> {
-    if (!ID.test(id)) return undefined;
+    if (!FILE_ID.test(id)) return undefined;
     try {
       return JSON.parse(await readFile(path.join(this.dir, `${id}.json`), 'utf8')) as StoredFile;
     } catch {

@@ -9,6 +9,8 @@ import { loadNodes, NODES_DIR } from '../engine/loader.js';
 import type { NodeRegistry } from '../engine/registry.js';
 import { validateWorkflow } from '../engine/validate.js';
 import type { Logger } from '../log.js';
+import type { FileStore } from '../engine/context.js';
+import { HttpFileStore } from '../storage/http-file-store.js';
 import { LocalFileStore } from '../storage/local-file-store.js';
 import path from 'node:path';
 import type { RunJob, WorkerStats } from './protocol.js';
@@ -29,7 +31,10 @@ export class JobRunner {
     const registry = await loadNodes(nodeDirs);
     const cache = new OutputCache(config.outputCacheBytes);
     const services = await createServices(config, logger);
-    const files = new LocalFileStore(path.join(config.dataDir, 'files'));
+    // A scale-out worker has no shared disk with the API node: its files live there.
+    const files: FileStore = config.serverUrl
+      ? new HttpFileStore(config.serverUrl, { apiKey: config.serverKey, cacheDir: path.join(config.dataDir, 'remote-files'), timeoutMs: config.modelFetchTimeoutMs })
+      : new LocalFileStore(path.join(config.dataDir, 'files'));
     const executor = new Executor({
       registry,
       cache,
