@@ -119,15 +119,14 @@ export class RemoteBackend implements ExecutionBackend {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** jobId = runId: re-adding after an API restart finds the job BullMQ already holds. */
   private async enqueue(run: ActiveRun): Promise<void> {
-    const { runId } = run.job;
-    await this.queue.add('run', run.job, {
-      jobId: runId,
-      removeOnComplete: { age: KEEP_FINISHED_S },
-      removeOnFail: { age: KEEP_FINISHED_S },
-    });
+    await this.addJob(run.job);
     await this.poll(run, true);
+  }
+
+  /** jobId = runId: re-adding after an API restart finds the job BullMQ already holds. */
+  private async addJob(job: RunJob): Promise<void> {
+    await this.queue.add('run', job, { jobId: job.runId, removeOnComplete: { age: KEEP_FINISHED_S }, removeOnFail: { age: KEEP_FINISHED_S } });
   }
 
   private async cancelRemote(run: ActiveRun): Promise<void> {
@@ -225,7 +224,7 @@ export class RemoteBackend implements ExecutionBackend {
     if (!job) {
       // Redis lost it (flushed or restarted without persistence): accepted work is queued again.
       this.log.warn({ runId }, 'job missing from Redis; queueing it again');
-      await this.queue.add('run', run.job, { jobId: runId, removeOnComplete: { age: KEEP_FINISHED_S }, removeOnFail: { age: KEEP_FINISHED_S } });
+      await this.addJob(run.job);
       return;
     }
     const state = await job.getState();
