@@ -15,7 +15,7 @@ import { openApiRoutes } from './api/openapi.js';
 import { runRoutes } from './api/runs.js';
 import { uploadRoutes } from './api/uploads.js';
 import { workflowRoutes } from './api/workflows.js';
-import { INTERNAL_FILES_PATH } from './storage/http-file-store.js';
+import { INTERNAL_FILES_PATH } from './queue/remote-protocol.js';
 
 export type { AppDeps } from './api/context.js';
 

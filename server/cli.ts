@@ -16,6 +16,22 @@ const USAGE = `usage:
 
   --input values are JSON when they parse as JSON, else text; name=@path reads a local file path for image inputs.`;
 
+/**
+ * Keeps a long-running command alive until SIGINT/SIGTERM: the first signal closes it gracefully
+ * and exits 0, a second one exits at once.
+ */
+function runUntilSignal(close: () => Promise<void>): Promise<number> {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return new Promise<number>(() => {});
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -25,28 +41,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const { startServer } = await import('./main.js');
         const server = await startServer(loadConfig());
-        const stop = () => {
-          void server.close().then(() => process.exit(0));
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        return await new Promise<number>(() => {}); // runs until a signal
+        return await runUntilSignal(() => server.close());
       }
       case 'worker': {
         const { startRemoteWorker } = await import('./worker/remote-worker.js');
         const { createLogger } = await import('./log.js');
         const config = loadConfig();
         const worker = await startRemoteWorker(config, { logger: createLogger(config.logLevel, { component: 'worker-process' }) });
-        // First signal: finish running jobs, then exit. A second one exits at once (BullMQ re-queues the jobs).
-        let stopping = false;
-        const stop = () => {
-          if (stopping) process.exit(1);
-          stopping = true;
-          void worker.close().then(() => process.exit(0));
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-        return await new Promise<number>(() => {});
+        // A worker finishes its running jobs on the first signal; a second one leaves them to BullMQ to re-queue.
+        return await runUntilSignal(() => worker.close());
       }
       case 'run':
         return await runCommand(rest, { out, err });

@@ -4,7 +4,7 @@
 // /v1/files serves what was stored under its own type.
 import { Router } from 'express';
 import { HttpError } from '../http-errors.js';
-import { INTERNAL_FILES_PATH } from '../storage/http-file-store.js';
+import { INTERNAL_FILES_PATH } from '../queue/remote-protocol.js';
 import type { AppDeps } from './context.js';
 import { collect } from './uploads.js';
 

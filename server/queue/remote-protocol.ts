@@ -1,6 +1,6 @@
-// What the API node and `maskflow worker` processes share over Redis: the BullMQ queue
+// What the API node and `maskflow worker` processes share: over Redis the BullMQ queue
 // name, pub/sub channels, key names, the heartbeat record and a JSON codec for run events
-// (step previews carry JPEG bytes, sent as base64).
+// (step previews carry JPEG bytes, sent as base64); over HTTP the output-storing path.
 import type { RunEvent } from '../engine/events.js';
 import type { WorkerStats } from '../worker/protocol.js';
 
@@ -17,6 +17,8 @@ export const CANCEL_KEY_TTL_S = 3600;
 export const WORKER_KEY_PREFIX = 'maskflow:worker:';
 export const HEARTBEAT_MS = 1000;
 export const HEARTBEAT_TTL_MS = 5000;
+/** HTTP, worker -> API node: where a worker stores outputs (mounted only in scale-out mode). */
+export const INTERNAL_FILES_PATH = '/v1/internal/files';
 
 export interface WorkerHeartbeat {
   id: string;

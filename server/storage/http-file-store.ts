@@ -5,10 +5,8 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileStore, StoredFile } from '../engine/context.js';
+import { INTERNAL_FILES_PATH } from '../queue/remote-protocol.js';
 import { FILE_ID } from './local-file-store.js';
-
-/** Where a worker stores outputs on the API node (mounted only in scale-out mode). */
-export const INTERNAL_FILES_PATH = '/v1/internal/files';
 
 export class FileServerError extends Error {
   readonly code = 'file_server_error';

@@ -63,6 +63,7 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
   let draining = false;
 
   const heartbeat = async (): Promise<void> => {
+    const stats = combinedStats(pool);
     const hb: WorkerHeartbeat = {
       id,
       host: os.hostname(),
@@ -70,8 +71,8 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
       slots: pool.workers.length,
       runs: [...running],
       restarts: pool.workers.reduce((n, w) => n + w.restarts, 0),
-      ep: pool.workers.find((w) => w.stats.models)?.stats.models?.effectiveEp ?? config.ep,
-      stats: combinedStats(pool),
+      ep: stats.models?.effectiveEp ?? config.ep,
+      stats,
       ...(draining ? { draining } : {}),
     };
     await redis.set(WORKER_KEY_PREFIX + id, JSON.stringify(hb), 'PX', HEARTBEAT_TTL_MS);
