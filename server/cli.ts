@@ -11,7 +11,9 @@ const USAGE = `usage:
                                                    run a workflow with a progress bar and write its outputs
   maskflow validate <workflow.json|name> [--input name=value ...]
                                                    list every problem of a workflow (exit 1 when invalid)
-  maskflow models list|verify [--models DIR]       list model folders / check them for completeness
+  maskflow models list|verify [--models DIR]       list models (ONNX folders, diffusers folders, checkpoints) / check them
+  maskflow models import <file|folder> [--name N] [--config DIR] [--models DIR]
+                                                   add a .safetensors checkpoint or diffusers folder and compile it
   maskflow tokens <modelDir> <prompt>              token ids and count for both SDXL tokenizers (JSON)
 
   --input values are JSON when they parse as JSON, else text; name=@path reads a local file path for image inputs.`;
@@ -56,9 +58,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'validate':
         return await validateCommand(rest, { out, err });
       case 'models': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { models: { type: 'string' } } });
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { models: { type: 'string' }, name: { type: 'string' }, config: { type: 'string' } } });
         const { modelsCommand } = await import('./cli/models.js');
-        return await modelsCommand(positionals[0] ?? 'list', values.models ?? loadConfig().modelsDir, { out, err });
+        return await modelsCommand(positionals[0] ?? 'list', positionals.slice(1), values, { out, err });
       }
       case 'tokens': {
         const [modelDir, ...words] = rest;

@@ -11,7 +11,7 @@ import { loadNodes, NODES_DIR } from './engine/loader.js';
 import type { Resolver } from './image/fetch.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { ModelCatalog } from './models/catalog.js';
+import { catalogFor, type ModelCatalog } from './models/catalog.js';
 import { promptExpansionStatus } from './prompt/availability.js';
 import { safetyStatus } from './safety/status.js';
 import { createApp, createAuth } from './app.js';
@@ -89,7 +89,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
   const files = new LocalFileStore(path.join(config.dataDir, 'files'));
   const metrics = new Metrics();
-  const models = modelWatcher(new ModelCatalog(config.modelsDir, config.defaultModel), config, logger);
+  const models = modelWatcher(catalogFor(config, logger), config, logger);
 
   let execution: Execution;
   try {

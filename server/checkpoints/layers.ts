@@ -4,7 +4,7 @@
 // key or shape contradiction is reported at once.
 import { NodeError } from '../engine/errors.js';
 import { DT, GraphBuilder } from './graph-builder.js';
-import { DTYPE_BYTES, type WeightRef, type WeightSource } from './weights.js';
+import { type WeightRef, type WeightSource } from './weights.js';
 
 export type FloatType = typeof DT.FLOAT | typeof DT.FLOAT16;
 
@@ -23,6 +23,8 @@ export interface ResolveReport {
   computeBytes: number;
   /** Files the graph points into (absolute paths). */
   files: string[];
+  /** Keys of those files the graph reads. */
+  usedKeys: Set<string>;
 }
 
 export class ModuleGraph extends GraphBuilder {
@@ -111,6 +113,7 @@ export class ModuleGraph extends GraphBuilder {
     const missing: string[] = [];
     const wrong: string[] = [];
     const refs = new Map<string, WeightRef>();
+    source.prepare?.(this.paramNames());
     for (const [name, use] of this.params) {
       const ref = source.get(name);
       if (!ref) {
@@ -156,8 +159,7 @@ export class ModuleGraph extends GraphBuilder {
         if (ref.transposed) this.op('Transpose', [v], { perm: [1, 0] }, name);
       }
     });
-    void DTYPE_BYTES;
-    return { params: count, computeBytes, files: [...files] };
+    return { params: count, computeBytes, files: [...files], usedKeys: new Set([...refs.values()].map((r) => r.key)) };
   }
 }
 

@@ -25,9 +25,10 @@ export interface WeightSource {
   keys(): Iterable<string>;
   /** Human name of where the weights come from (messages). */
   readonly label: string;
+  /** Called with every parameter name a graph needs before any get() (SGM block numbering). */
+  prepare?(paramNames: string[]): void;
 }
 
-export const DTYPE_BYTES: Partial<Record<SafetensorsDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 
 export function refOf(file: string, t: TensorInfo): WeightRef {
   return { file, key: t.name, dtype: t.dtype, shape: [...t.shape], offset: t.offset, byteLength: t.byteLength };

@@ -3,6 +3,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
+import type { Logger } from '../log.js';
+import type { Config } from '../config.js';
+import { compiledWeightDtype } from './inference-options.js';
+import { checkpointPath, discoverModels, statFollow, type ModelEntry, type ModelFormat } from '../checkpoints/discovery.js';
+import { compileCheckpoint, compiledDir, type CompiledManifest } from '../checkpoints/compile.js';
+import { planBytes, planDiffusersFolder, planSingleFile, type CheckpointKind, type CheckpointPlan } from '../checkpoints/plan.js';
+import { refusePickle } from '../checkpoints/read-header.js';
 
 export type Component = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_encoder' | 'vae_decoder';
 export const COMPONENTS: readonly Component[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_encoder', 'vae_decoder'];
@@ -40,13 +47,34 @@ export interface ModelInfo {
   schedulerConfig: Record<string, unknown>;
   /** Bytes of weights per component (model.onnx plus external data files). */
   componentBytes: Record<Component, number>;
+  format: ModelFormat;
+  /** The checkpoint file or diffusers folder a compiled model was built from. */
+  source?: string;
 }
 
 export interface ModelSummary {
   name: string;
   complete: boolean;
   missing: string[];
-  kind?: 'inpaint' | 'base';
+  kind?: CheckpointKind;
+  /** onnx: an Optimum export; diffusers / checkpoint: safetensors weights compiled on first use. */
+  format: ModelFormat;
+  /** Bytes of weights on disk. */
+  bytes?: number;
+  /** diffusers / checkpoint: whether a compiled graph for this machine's dtype exists. */
+  compiled?: boolean;
+  /** Where the configuration comes from (checkpoints). */
+  configFrom?: string;
+  /** Why the model cannot run (unreadable file, another model family, ...). */
+  error?: string;
+}
+
+export interface CatalogOptions {
+  /** Where compiled checkpoints go (<dataDir>/compiled). */
+  compiledDir?: string;
+  /** Weight dtype of compiled graphs: float32 on CPU, float16 on CUDA (inference-options.ts). */
+  dtype?: 'float32' | 'float16';
+  logger?: Logger;
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -86,7 +114,7 @@ function timeIdWidth(unet: Record<string, unknown>, te2: Record<string, unknown>
   return Number.isInteger(w) && w > 0 ? w : 6;
 }
 
-export function readModelInfo(name: string, dir: string): ModelInfo {
+export function readModelInfo(name: string, dir: string, compiled?: { manifest: CompiledManifest }): ModelInfo {
   const missing = missingFiles(dir);
   if (missing.length) {
     throw new NodeError('model_incomplete', `model folder "${name}" is incomplete; missing: ${missing.join(', ')}`, {
@@ -100,7 +128,8 @@ export function readModelInfo(name: string, dir: string): ModelInfo {
   const te2File = path.join(dir, 'text_encoder_2/config.json');
   const te2 = existsSync(te2File) ? readJson(te2File) : undefined;
   const bytes = {} as Record<Component, number>;
-  for (const c of COMPONENTS) bytes[c] = componentBytes(path.join(dir, c));
+  // Compiled folders hard-link whole checkpoint files into each component: count what the session holds.
+  for (const c of COMPONENTS) bytes[c] = compiled ? (compiled.manifest.componentBytes[c] ?? 0) : componentBytes(path.join(dir, c));
   return {
     name,
     dir,
@@ -112,74 +141,146 @@ export function readModelInfo(name: string, dir: string): ModelInfo {
     requiresAestheticsScore: index.requires_aesthetics_score === true || unet.requires_aesthetics_score === true,
     schedulerConfig: readJson(path.join(dir, 'scheduler/scheduler_config.json')),
     componentBytes: bytes,
+    format: compiled ? compiled.manifest.format : 'onnx',
+    ...(compiled ? { source: compiled.manifest.source } : {}),
   };
 }
 
+const FOLDER_NAME = /^[A-Za-z0-9._-]+$/;
+
 export class ModelCatalog {
-  private readonly infos = new Map<string, ModelInfo>();
+  private readonly infos = new Map<string, { stamp: string; info: ModelInfo }>();
+  private readonly plans = new Map<string, { stamp: string; plan: CheckpointPlan }>();
+  readonly compiledDir: string;
+  readonly dtype: 'float32' | 'float16';
 
   constructor(
     readonly modelsDir: string,
     private readonly defaultModel?: string,
-  ) {}
+    private readonly opts: CatalogOptions = {},
+  ) {
+    this.compiledDir = opts.compiledDir ?? path.resolve('data', 'compiled');
+    this.dtype = opts.dtype ?? 'float32';
+  }
 
-  /** Folders under the models directory that look like pipelines (have model_index.json or a unet/). */
+  entries(): ModelEntry[] {
+    return discoverModels(this.modelsDir);
+  }
+
+  /** Model folders, diffusers folders and checkpoint files (names relative to checkpoints/). */
   names(): string[] {
-    if (!existsSync(this.modelsDir)) return [];
-    return readdirSync(this.modelsDir, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => e.name)
-      .filter((n) => existsSync(path.join(this.modelsDir, n, 'model_index.json')) || existsSync(path.join(this.modelsDir, n, 'unet')))
-      .sort();
+    return this.entries().map((e) => e.name);
   }
 
   list(): ModelSummary[] {
-    return this.names().map((name) => {
-      const missing = missingFiles(path.join(this.modelsDir, name));
+    return this.entries().map((e) => this.summary(e));
+  }
+
+  private summary(e: ModelEntry): ModelSummary {
+    if (e.format === 'onnx') {
+      const missing = missingFiles(e.path);
       let kind: ModelSummary['kind'];
       if (!missing.includes('unet/config.json')) {
         try {
-          const unet = JSON.parse(readFileSync(path.join(this.modelsDir, name, 'unet/config.json'), 'utf8')) as { in_channels?: number };
+          const unet = JSON.parse(readFileSync(path.join(e.path, 'unet/config.json'), 'utf8')) as { in_channels?: number };
           kind = unet.in_channels === 9 ? 'inpaint' : 'base';
         } catch {
           /* reported as invalid when loaded */
         }
       }
-      return { name, complete: missing.length === 0, missing, ...(kind ? { kind } : {}) };
-    });
+      const bytes = COMPONENTS.reduce((a, c) => a + componentBytes(path.join(e.path, c)), 0);
+      return { name: e.name, format: 'onnx', complete: missing.length === 0, missing, bytes, ...(kind ? { kind } : {}) };
+    }
+    try {
+      const plan = this.plan(e);
+      return {
+        name: e.name,
+        format: e.format,
+        complete: plan.kind !== 'refiner',
+        missing: [],
+        kind: plan.kind,
+        bytes: planBytes(plan),
+        compiled: !!statFollow(compiledDir(plan, { outRoot: this.compiledDir, dtype: this.dtype })),
+        configFrom: plan.configFrom,
+        ...(plan.kind === 'refiner' ? { error: 'SDXL refiner: maskflow needs both SDXL text encoders' } : {}),
+      };
+    } catch (err) {
+      return { name: e.name, format: e.format, complete: false, missing: [], error: (err as Error).message };
+    }
   }
 
-  /** "" means config.defaultModel, else the only/first model folder found. */
+  /** "" means config.defaultModel, else the first model found; a checkpoint's stem resolves when unambiguous. */
   resolveName(name: string): string {
-    if (name) return name;
-    if (this.defaultModel) return this.defaultModel;
-    const all = this.names();
-    if (!all.length) throw new NodeError('model_not_found', `no model folders in ${this.modelsDir}`, { param: 'model' });
-    return all[0]!;
+    if (!name) {
+      if (this.defaultModel) return this.resolveName(this.defaultModel);
+      const all = this.names();
+      if (!all.length) throw new NodeError('model_not_found', `no models in ${this.modelsDir} (drop a .safetensors checkpoint into ${path.join(this.modelsDir, 'checkpoints')}/)`, { param: 'model' });
+      return all[0]!;
+    }
+    const names = this.names();
+    if (names.includes(name)) return name;
+    const stem = (n: string) => n.replace(/\.safetensors$/i, '');
+    const hits = names.filter((n) => n !== stem(n) && stem(n) === name);
+    return hits.length === 1 ? hits[0]! : name;
   }
 
-  get(name: string): ModelInfo {
+  private entry(resolved: string): ModelEntry {
+    const found = this.entries().find((e) => e.name === resolved);
+    if (found) return found;
+    const unsafe = resolved.includes('/') ? !checkpointPath(this.modelsDir, resolved) : !FOLDER_NAME.test(resolved) || resolved === '.' || resolved === '..';
+    if (unsafe) throw new NodeError('model_not_found', `invalid model name "${resolved}"`, { param: 'model' });
+    const known = this.names();
+    throw new NodeError('model_not_found', `model "${resolved}" not found in ${this.modelsDir}${known.length ? ` (available: ${known.join(', ')})` : ''}`, { param: 'model' });
+  }
+
+  /** What changes when a checkpoint or folder is replaced (size and mtime of what it is read from). */
+  private stamp(e: ModelEntry): string {
+    if (e.format === 'checkpoint') {
+      const st = statFollow(e.path);
+      return `${st?.size}:${st?.mtimeMs}`;
+    }
+    return ['', 'model_index.json', 'unet', 'vae', 'text_encoder', 'text_encoder_2'].map((p) => statFollow(path.join(e.path, p))?.mtimeMs ?? 0).join(':');
+  }
+
+  private plan(e: ModelEntry): CheckpointPlan {
+    const stamp = this.stamp(e);
+    const hit = this.plans.get(e.name);
+    if (hit?.stamp === stamp) return hit.plan;
+    if (e.format === 'checkpoint' && !/\.safetensors$/i.test(e.path)) refusePickle(e.path, e.name);
+    const plan = e.format === 'checkpoint' ? planSingleFile(e.path) : planDiffusersFolder(e.path, { variant: this.dtype === 'float16' ? 'fp16' : undefined });
+    this.plans.set(e.name, { stamp, plan });
+    return plan;
+  }
+
+  /** Compiles a checkpoint or diffusers folder ahead of use (no-op when compiled). */
+  compile(name: string, onProgress?: (done: number, total: number, what: string) => void): { dir: string; manifest: CompiledManifest; compiled: boolean } {
+    const e = this.entry(this.resolveName(name));
+    if (e.format === 'onnx') throw new NodeError('model_invalid', `${e.name} is an ONNX folder; there is nothing to compile`, { param: 'model' });
+    return compileCheckpoint(this.plan(e), { outRoot: this.compiledDir, dtype: this.dtype, logger: this.opts.logger, onProgress });
+  }
+
+  get(name: string, onProgress?: (done: number, total: number, what: string) => void): ModelInfo {
     const resolved = this.resolveName(name);
+    const e = this.entry(resolved);
+    const stamp = e.format === 'onnx' ? '' : this.stamp(e);
     const cached = this.infos.get(resolved);
-    if (cached) return cached;
-    if (!/^[A-Za-z0-9._-]+$/.test(resolved) || resolved === '.' || resolved === '..') {
-      throw new NodeError('model_not_found', `invalid model name "${resolved}"`, { param: 'model' });
+    if (cached && cached.stamp === stamp) return cached.info;
+    let info: ModelInfo;
+    if (e.format === 'onnx') info = readModelInfo(resolved, e.path);
+    else {
+      const c = this.compile(resolved, onProgress);
+      info = readModelInfo(resolved, c.dir, c);
     }
-    const dir = path.join(this.modelsDir, resolved);
-    if (!existsSync(dir)) {
-      const known = this.names();
-      throw new NodeError(
-        'model_not_found',
-        `model "${resolved}" not found in ${this.modelsDir}${known.length ? ` (available: ${known.join(', ')})` : ''}`,
-        { param: 'model' },
-      );
-    }
-    const info = readModelInfo(resolved, dir);
-    this.infos.set(resolved, info);
+    this.infos.set(resolved, { stamp, info });
     return info;
   }
 
   componentPath(name: string, component: Component): string {
     return path.join(this.get(name).dir, component, 'model.onnx');
   }
+}
+
+/** The catalogue a server, worker or CLI builds from its configuration. */
+export function catalogFor(config: Pick<Config, 'modelsDir' | 'defaultModel' | 'dataDir' | 'ep'>, logger?: Logger): ModelCatalog {
+  return new ModelCatalog(config.modelsDir, config.defaultModel, { compiledDir: path.join(config.dataDir, 'compiled'), dtype: compiledWeightDtype(config), logger });
 }

@@ -56,3 +56,12 @@ export type FloatDtype = 'float32' | 'float16';
 
 /** Integer types a model may declare for ids / timesteps. */
 export type IntDtype = 'int32' | 'int64';
+
+/**
+ * Weight dtype of graphs compiled from checkpoints: float32 on CPU (fp16/bf16 files are cast
+ * once at session creation, exactly as diffusers upcasts them), float16 on CUDA (fp16 files
+ * are used as they are; fp32 ones are cast). Compiled folders are cached per dtype.
+ */
+export function compiledWeightDtype(opts: Pick<InferenceOptions, 'ep'>): 'float32' | 'float16' {
+  return opts.ep === 'cuda' ? 'float16' : 'float32';
+}

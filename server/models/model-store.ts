@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { ClipTokenizer } from '../sdxl/tokenizer.js';
 import { ModelCatalog, type Component, type ModelInfo } from './catalog.js';
-import { inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
+import { compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
 import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
 
@@ -20,6 +20,8 @@ export interface ModelStoreOptions {
   defaultModel?: string;
   inference: InferenceOptions;
   sessionCacheBytes: number;
+  /** Where checkpoints and diffusers folders are compiled to (<dataDir>/compiled). */
+  compiledDir?: string;
   logger?: Logger;
 }
 
@@ -30,7 +32,11 @@ export class ModelStore {
   private readonly tokenizers = new Map<string, Promise<Tokenizers>>();
 
   constructor(readonly options: ModelStoreOptions) {
-    this.catalog = new ModelCatalog(options.modelsDir, options.defaultModel);
+    this.catalog = new ModelCatalog(options.modelsDir, options.defaultModel, {
+      compiledDir: options.compiledDir,
+      dtype: compiledWeightDtype(options.inference),
+      logger: options.logger,
+    });
     this.pool = new SessionPool(options.inference, options.sessionCacheBytes, options.logger);
   }
 
@@ -40,6 +46,7 @@ export class ModelStore {
       defaultModel: config.defaultModel,
       inference: inferenceOptionsFromConfig(config),
       sessionCacheBytes: config.sessionCacheBytes,
+      compiledDir: path.join(config.dataDir, 'compiled'),
       logger,
     });
   }

@@ -1,5 +1,6 @@
-// `npm run golden -- <caseDir> --models <modelsRoot> --out <outDir> [--seed-from-params]
-//   [--check] [--threads N] [--ep cpu|cuda] [--<hook option> value ...]`
+// `npm run golden -- <caseDir> (--models <modelsRoot> | --checkpoint <file|folder> [--config DIR])
+//   --out <outDir> [--seed-from-params] [--check] [--threads N] [--ep cpu|cuda] [--<hook option> value ...]`
+// Cases made on a checkpoint (params.json `checkpoint`) run from that file unless --checkpoint says otherwise.
 // Replays a diffusers golden case through the pipeline code (golden-replay.ts) and writes
 // final_latents.bin, image_out.bin, prompt_embeds.bin, pooled_prompt_embeds.bin and
 // timesteps.bin (+ outputs.json). When the case folder holds the reference files, prints
@@ -7,14 +8,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tmpdir } from 'node:os';
 import { ModelStore } from '../models/model-store.js';
+import { modelsDirWith } from '../checkpoints/single-model-dir.js';
 // Registers the LoRA / textual-inversion golden hook (lora_* and ti_* cases; --lora-format kohya|peft).
 import '../models/golden-adapters.js';
 import { replayGoldenCase, writeReplayOutputs, type ReplayResult } from './golden-replay.js';
 
 export interface GoldenCliArgs {
   caseDir: string;
-  models: string;
+  models?: string;
+  /** A checkpoint file or diffusers folder to run instead of the case's model folder. */
+  checkpoint?: string;
+  config?: string;
   out: string;
   seedFromParams: boolean;
   check: boolean;
@@ -50,19 +56,24 @@ export function parseArgs(argv: string[]): GoldenCliArgs {
       i++;
     } else options[name] = true;
   }
-  if (rest.length !== 1) throw new Error('usage: golden <caseDir> --models <modelsRoot> --out <outDir> [--seed-from-params] [--check]');
+  if (rest.length !== 1) throw new Error('usage: golden <caseDir> (--models <modelsRoot> | --checkpoint <file|folder> [--config DIR]) --out <outDir> [--seed-from-params] [--check]');
   const str = (k: string): string | undefined => (typeof options[k] === 'string' ? (options[k] as string) : undefined);
   const models = str('models');
   const out = str('out');
-  if (!models) throw new Error('--models <modelsRoot> is required');
+  const checkpoint = str('checkpoint');
+  const caseParams = path.join(path.resolve(rest[0]!), 'params.json');
+  const caseCheckpoint = existsSync(caseParams) && (JSON.parse(readFileSync(caseParams, 'utf8')) as { checkpoint?: unknown }).checkpoint !== undefined;
+  if (!models && !checkpoint && !caseCheckpoint) throw new Error('--models <modelsRoot> or --checkpoint <file|folder> is required');
   if (!out) throw new Error('--out <outDir> is required');
   const ep = str('ep') ?? 'cpu';
   if (ep !== 'cpu' && ep !== 'cuda') throw new Error('--ep must be cpu or cuda');
   const threads = Number(str('threads') ?? 0);
-  const own = ['models', 'out', 'seed-from-params', 'check', 'threads', 'ep'];
+  const own = ['models', 'checkpoint', 'config', 'out', 'seed-from-params', 'check', 'threads', 'ep'];
   return {
     caseDir: path.resolve(rest[0]!),
-    models: path.resolve(models),
+    ...(models ? { models: path.resolve(models) } : {}),
+    ...(checkpoint ? { checkpoint: path.resolve(checkpoint) } : {}),
+    ...(str('config') ? { config: path.resolve(str('config')!) } : {}),
     out: path.resolve(out),
     seedFromParams: options['seed-from-params'] === true,
     check: options.check === true,
@@ -118,16 +129,19 @@ export async function goldenMain(
     print(`error: ${(err as Error).message}`);
     return 2;
   }
+  const ckpt = checkpointOf(args);
+  const single = ckpt && modelsDirWith(ckpt.source, { configDir: ckpt.config });
   try {
     const store =
-      sharedStore ??
+      (!single && sharedStore) ||
       new ModelStore({
-      modelsDir: args.models,
+        modelsDir: single ? single.modelsDir : args.models!,
         inference: { ep: args.ep, deviceId: 0, threads: args.threads, graphOptimization: 'all', outputLocation: 'cpu' },
         sessionCacheBytes: 2 ** 34,
+        compiledDir: path.join(tmpdir(), 'maskflow-golden-compiled'),
       });
     const t0 = performance.now();
-    const r = await replayGoldenCase(args.caseDir, { store, seedFromParams: args.seedFromParams, options: args.options });
+    const r = await replayGoldenCase(args.caseDir, { store, seedFromParams: args.seedFromParams, options: args.options, ...(single ? { model: single.name } : {}) });
     const files = await writeReplayOutputs(r, args.out);
     print(`case ${r.params.case ?? path.basename(args.caseDir)}: ${r.timesteps.length} steps in ${Math.round(performance.now() - t0)} ms; wrote ${files.join(', ')} to ${args.out}`);
     let ok = true;
@@ -141,7 +155,18 @@ export async function goldenMain(
   } catch (err) {
     print(`error: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
+  } finally {
+    single?.cleanup();
   }
+}
+
+/** --checkpoint, else the checkpoint a case was made on (params.json `checkpoint`, relative to the fixtures root). */
+function checkpointOf(args: GoldenCliArgs): { source: string; config?: string } | undefined {
+  if (args.checkpoint) return { source: args.checkpoint, ...(args.config ? { config: args.config } : {}) };
+  const params = JSON.parse(readFileSync(path.join(args.caseDir, 'params.json'), 'utf8')) as { checkpoint?: { file: string; config?: string } };
+  if (!params.checkpoint) return undefined;
+  const root = path.resolve(args.caseDir, '..', '..');
+  return { source: path.join(root, params.checkpoint.file), ...(params.checkpoint.config ? { config: path.join(root, params.checkpoint.config) } : {}) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -49,6 +49,8 @@ export interface ReplayOptions {
   seedFromParams?: boolean;
   /** Extra CLI options (e.g. --lora-format) handed to the hooks. */
   options?: Record<string, string | boolean>;
+  /** Model name to run instead of the case's `model` (a checkpoint given on the command line). */
+  model?: string;
 }
 
 export interface ReplayResult {
@@ -105,7 +107,7 @@ export async function replayGoldenCase(caseDir: string, opts: ReplayOptions): Pr
   const per = 4 * (H / 8) * (W / 8);
 
   // LoRA / textual inversion: hooks turn the case's entries into refs (and patch the store).
-  let ref: ModelRef = { model: params.model, loras: [], embeddings: [] };
+  let ref: ModelRef = { model: opts.model ?? params.model, loras: [], embeddings: [] };
   if (params.lora !== undefined || params.textual_inversion !== undefined) {
     if (!GOLDEN_HOOKS.length) throw new Error(`case ${params.case ?? caseDir} needs LoRA / textual-inversion support, but no golden hook is registered`);
     for (const hook of GOLDEN_HOOKS) {
