@@ -22,7 +22,7 @@ export interface WorkflowSummary {
 
 export interface Health {
   status: string;
-  models: { name: string; complete: boolean; kind?: string }[];
+  models: { name: string; complete: boolean; kind?: string; format?: string; error?: string }[];
   default_model: string | null;
 }
 

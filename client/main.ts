@@ -260,8 +260,9 @@ async function main(): Promise<void> {
       note.hidden = false;
       note.innerHTML =
         '<b>No diffusion model is installed</b>, so the editor opened <code>classical-fill</code> (inpainting without a model). ' +
-        'To inpaint with SDXL, put an SDXL inpainting model exported to ONNX (Hugging Face Optimum layout) in a folder under the models directory ' +
-        '(<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), check it with <code>maskflow models verify</code>, restart, and open <code>sdxl-inpaint</code>. ' +
+        'To inpaint with SDXL, drop a <code>.safetensors</code> checkpoint (e.g. an SDXL inpainting model from A1111, ComfyUI or Civitai) into ' +
+        '<code>models/checkpoints/</code> (<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), or a diffusers / ONNX model folder into the models directory; ' +
+        'check it with <code>maskflow models verify</code>, reload this page and open <code>sdxl-inpaint</code>. ' +
         '<button type="button" class="close" aria-label="Dismiss">×</button>';
       note.querySelector('button')!.addEventListener('click', () => (note.hidden = true));
     }

@@ -24,7 +24,7 @@ export interface WorkerInfo {
 export interface HealthSource {
   workers(): WorkerInfo[];
   /** Model folders found (cached; never blocks). */
-  models(): Array<{ name: string; complete: boolean; kind?: string }>;
+  models(): Array<{ name: string; complete: boolean; kind?: string; format?: string; error?: string }>;
   executionProvider(): string;
   /** Other facts for /health (safety checker, prompt expander), refreshed in the background. */
   extras?(): Record<string, unknown>;

@@ -14,7 +14,7 @@ export function healthRoutes(deps: AppDeps): Router {
       status: ok ? 'ok' : 'degraded',
       version: deps.versions.maskflow,
       uptime_s: Math.round((Date.now() - (deps.startedAt ?? Date.now())) / 1000),
-      models: models.map((m) => ({ name: m.name, complete: m.complete, ...(m.kind ? { kind: m.kind } : {}) })),
+      models: models.map((m) => ({ name: m.name, complete: m.complete, format: m.format, ...(m.kind ? { kind: m.kind } : {}), ...(m.error ? { error: m.error } : {}) })),
       default_model: deps.config.defaultModel ?? models[0]?.name ?? null,
       execution_provider: deps.health.executionProvider(),
       queue: { depth: q.queued, running: q.running, capacity: q.capacity, max: q.maxQueue },

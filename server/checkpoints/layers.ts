@@ -117,7 +117,8 @@ export class ModuleGraph extends GraphBuilder {
     for (const [name, use] of this.params) {
       const ref = source.get(name);
       if (!ref) {
-        missing.push(name);
+        const key = source.keyOf?.(name);
+        missing.push(key && key !== name ? key : name);
         continue;
       }
       const stored = ref.transposed ? [...ref.shape].reverse() : ref.shape;

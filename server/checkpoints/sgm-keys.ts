@@ -36,6 +36,17 @@ abstract class SgmSource implements WeightSource {
 
   abstract get(name: string): WeightRef | undefined;
 
+  /** The key get(name) reads, when it maps to one (for naming missing tensors). */
+  keyOf(name: string): string | undefined {
+    const k = this.mapName(name);
+    return k && this.prefix + k;
+  }
+
+  /** The key (without the prefix) a parameter is read from, where it is a plain rename. */
+  protected mapName(_name: string): string | undefined {
+    return undefined;
+  }
+
   protected at(key: string): WeightRef | undefined {
     const t = this.tensors.get(this.prefix + key);
     return t ? refOf(this.file, t) : undefined;
@@ -63,9 +74,14 @@ export class SgmUnetSource extends SgmSource {
   }
 
   get(name: string): WeightRef | undefined {
+    const key = this.mapName(name);
+    return key ? this.at(key) : undefined;
+  }
+
+  protected override mapName(name: string): string | undefined {
     const [module, leaf] = splitParam(name);
     const sgm = this.map.get(module);
-    return sgm ? this.at(`${sgm}.${leaf}`) : undefined;
+    return sgm ? `${sgm}.${leaf}` : undefined;
   }
 }
 
@@ -91,7 +107,11 @@ export class SgmVaeSource extends SgmSource {
   }
 
   get(name: string): WeightRef | undefined {
-    return this.at(vaeSgmName(name, this.upBlocks));
+    return this.at(this.mapName(name));
+  }
+
+  protected override mapName(name: string): string {
+    return vaeSgmName(name, this.upBlocks);
   }
 }
 
@@ -103,6 +123,10 @@ export class SgmClipLSource extends SgmSource {
 
   get(name: string): WeightRef | undefined {
     return this.at(name);
+  }
+
+  protected override mapName(name: string): string {
+    return name;
   }
 }
 

@@ -27,6 +27,8 @@ export interface WeightSource {
   readonly label: string;
   /** Called with every parameter name a graph needs before any get() (SGM block numbering). */
   prepare?(paramNames: string[]): void;
+  /** The file key a parameter would be read from (error messages for missing tensors). */
+  keyOf?(name: string): string | undefined;
 }
 
 

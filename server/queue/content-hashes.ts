@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { findInModelsDir } from '../models/model-sources.js';
+import { checkpointPath } from '../checkpoints/discovery.js';
 import { sha256OfFile } from '../storage/file-hash.js';
 import type { JobStore } from './job-store.js';
 
@@ -33,10 +34,13 @@ export class ContentHasher {
 
   /** One hash over every file in a model folder: sha256 of sorted "relative/path sha256" lines. */
   async folder(dir: string): Promise<string> {
-    const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.startsWith('.'))
-      .map((e) => path.join(e.parentPath, e.name))
-      .sort();
+    // Symlinked folders and files count (models folders often link into a shared store).
+    const files: string[] = [];
+    for (const rel of await readdir(dir, { recursive: true })) {
+      const full = path.join(dir, rel);
+      if (!path.basename(rel).startsWith('.') && (await stat(full).catch(() => undefined))?.isFile()) files.push(full);
+    }
+    files.sort();
     const lines: string[] = [];
     for (const f of files) lines.push(`${path.relative(dir, f).split(path.sep).join('/')} ${await this.file(f)}`);
     return createHash('sha256').update(lines.join('\n')).digest('hex');
@@ -55,9 +59,13 @@ export async function hashJobInputs(
   files: FileLookup,
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  if (job.model && /^[A-Za-z0-9._-]+$/.test(job.model) && job.model !== '.' && job.model !== '..') {
+  if (job.model) {
+    // A checkpoint file (checkpoints/<name>) or a model folder.
+    const ckpt = checkpointPath(modelsDir, job.model);
+    const folder = /^[A-Za-z0-9._-]+$/.test(job.model) && job.model !== '.' && job.model !== '..' ? path.join(modelsDir, job.model) : undefined;
     try {
-      out[`model:${job.model}`] = await hasher.folder(path.join(modelsDir, job.model));
+      if (ckpt && (await stat(ckpt).catch(() => undefined))?.isFile()) out[`model:${job.model}`] = await hasher.file(ckpt);
+      else if (folder) out[`model:${job.model}`] = await hasher.folder(folder);
     } catch {
       /* missing model: the run reports it */
     }

@@ -163,7 +163,9 @@ export async function goldenMain(
 /** --checkpoint, else the checkpoint a case was made on (params.json `checkpoint`, relative to the fixtures root). */
 function checkpointOf(args: GoldenCliArgs): { source: string; config?: string } | undefined {
   if (args.checkpoint) return { source: args.checkpoint, ...(args.config ? { config: args.config } : {}) };
-  const params = JSON.parse(readFileSync(path.join(args.caseDir, 'params.json'), 'utf8')) as { checkpoint?: { file: string; config?: string } };
+  const file = path.join(args.caseDir, 'params.json');
+  if (!existsSync(file)) return undefined;
+  const params = JSON.parse(readFileSync(file, 'utf8')) as { checkpoint?: { file: string; config?: string } };
   if (!params.checkpoint) return undefined;
   const root = path.resolve(args.caseDir, '..', '..');
   return { source: path.join(root, params.checkpoint.file), ...(params.checkpoint.config ? { config: path.join(root, params.checkpoint.config) } : {}) };

@@ -58,6 +58,6 @@ describe('ModelCatalog', () => {
     const cat = new ModelCatalog(MODELS_DIR);
     expect(() => cat.get('nope')).toThrow(/not found.*available: tiny-sdxl-base, tiny-sdxl-inpaint/);
     expect(() => cat.get('../models')).toThrow(/invalid model name/);
-    expect(() => new ModelCatalog(path.join(tmp, 'empty')).resolveName('')).toThrow(/no model folders/);
+    expect(() => new ModelCatalog(path.join(tmp, 'empty')).resolveName('')).toThrow(/no models in .*drop a .safetensors checkpoint/);
   });
 });

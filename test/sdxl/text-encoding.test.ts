@@ -7,7 +7,8 @@ import { testStore } from './helpers.js';
 
 const store = testStore();
 // LoRA / textual-inversion cases need the patcher (tested by the LoRA engineer).
-const cases = readdirSync(GOLDENS).filter((c) => !c.startsWith('lora_') && !c.startsWith('ti_'));
+const cases = readdirSync(GOLDENS).filter((c) => !c.startsWith('lora_') && !c.startsWith('ti_') && !c.startsWith('ckpt_'));
+// ckpt_* cases run from their checkpoint file: test/checkpoints.
 
 describe('prompt encoding vs diffusers goldens', () => {
   it.each(cases)('%s', async (c) => {
