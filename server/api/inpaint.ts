@@ -3,6 +3,7 @@
 // like any saved workflow.
 import { randomInt } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
+import { matchModelName } from '../checkpoints/discovery.js';
 import type { Problem } from '../engine/errors.js';
 import { publicInputTargets, type Workflow } from '../engine/workflow.js';
 import { HttpError, notFound } from '../http-errors.js';
@@ -67,6 +68,8 @@ export function inpaintRoutes(deps: AppDeps): Router {
     if (body.model === undefined && config.defaultModel) body.model = config.defaultModel;
     if (body.model !== undefined && declared.has('model')) {
       const known = deps.health.models().map((m) => m.name);
+      // A checkpoint may be named without .safetensors.
+      body.model = matchModelName(known, body.model) ?? body.model;
       if (!known.includes(body.model)) {
         throw new HttpError(422, 'model_not_found', `model "${body.model}" is not installed${known.length ? ` (available: ${known.join(', ')})` : ''}`, 'model');
       }

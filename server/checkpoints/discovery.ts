@@ -82,3 +82,10 @@ export function checkpointPath(modelsDir: string, name: string): string | undefi
   const p = path.resolve(root, name);
   return p.startsWith(root + path.sep) ? p : undefined;
 }
+
+/** A known name as given, else the one checkpoint whose name without .safetensors it is. */
+export function matchModelName(names: readonly string[], name: string): string | undefined {
+  if (names.includes(name)) return name;
+  const hits = names.filter((n) => /\.safetensors$/i.test(n) && n.replace(/\.safetensors$/i, '') === name);
+  return hits.length === 1 ? hits[0] : undefined;
+}

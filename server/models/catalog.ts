@@ -6,7 +6,7 @@ import { NodeError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
 import { compiledWeightDtype } from './inference-options.js';
-import { checkpointPath, discoverModels, statFollow, type ModelEntry, type ModelFormat } from '../checkpoints/discovery.js';
+import { checkpointPath, discoverModels, matchModelName, statFollow, type ModelEntry, type ModelFormat } from '../checkpoints/discovery.js';
 import { compileCheckpoint, compiledDir, type CompiledManifest } from '../checkpoints/compile.js';
 import { planBytes, planDiffusersFolder, planSingleFile, type CheckpointKind, type CheckpointPlan } from '../checkpoints/plan.js';
 import { refusePickle } from '../checkpoints/read-header.js';
@@ -217,11 +217,7 @@ export class ModelCatalog {
       if (!all.length) throw new NodeError('model_not_found', `no models in ${this.modelsDir} (drop a .safetensors checkpoint into ${path.join(this.modelsDir, 'checkpoints')}/)`, { param: 'model' });
       return all[0]!;
     }
-    const names = this.names();
-    if (names.includes(name)) return name;
-    const stem = (n: string) => n.replace(/\.safetensors$/i, '');
-    const hits = names.filter((n) => n !== stem(n) && stem(n) === name);
-    return hits.length === 1 ? hits[0]! : name;
+    return matchModelName(this.names(), name) ?? name;
   }
 
   private entry(resolved: string): ModelEntry {

@@ -79,7 +79,7 @@ describe('maskflow CLI', () => {
   it('checks model folders', async () => {
     const ok = await maskflow(['models', 'verify', '--models', path.join(ROOT, 'test/fixtures/models')]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain('ok         tiny-sdxl-inpaint (inpaint)');
+    expect(ok.stdout).toContain('ok         tiny-sdxl-inpaint [onnx] (inpaint)');
     const empty = await maskflow(['models', 'verify', '--models', tmp]);
     expect(empty.code).toBe(1);
   });
