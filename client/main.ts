@@ -8,7 +8,7 @@ import { renderPalette } from './panels/palette.js';
 import { Sidebar } from './panels/sidebar.js';
 import { isPng, parseWorkflow, workflowFromPng } from './png.js';
 import { RunController } from './run-controller.js';
-import type { CatalogueNode, Workflow } from './types.js';
+import type { Catalogue, CatalogueNode, Workflow } from './types.js';
 // After the editor (and litegraph's stylesheet), so ours wins.
 import './style.css';
 
@@ -27,8 +27,16 @@ function status(text: string, kind: 'info' | 'busy' | 'error' | 'ok' = 'info'): 
   s.dataset.kind = kind;
 }
 
+/** Params annotated `x-choices: models` become a list of the installed models ("" = default). */
+function offerInstalledModels(catalogue: Catalogue, models: string[]): void {
+  for (const node of catalogue.nodes)
+    for (const prop of Object.values(node.params.properties ?? {}))
+      if (prop['x-choices'] === 'models' && models.length) prop.enum = ['', ...models];
+}
+
 async function main(): Promise<void> {
   const catalogue = await api.catalogue();
+  offerInstalledModels(catalogue, (await api.health().catch(() => undefined))?.models.map((m) => m.name) ?? []);
   let builtins = new Set<string>();
   let sidebar: Sidebar;
   const editor: GraphEditor = new GraphEditor($<HTMLCanvasElement>('graph'), catalogue, {

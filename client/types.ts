@@ -27,6 +27,8 @@ export interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   required?: string[];
   title?: string;
+  /** The value names something installed on the server ("models"): the editor offers those names. */
+  'x-choices'?: string;
 }
 
 export interface CatalogueNode {

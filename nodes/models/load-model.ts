@@ -16,7 +16,7 @@ export default defineNode({
     vae: { type: 'VAE', description: 'VAE encoder and decoder.' },
   },
   params: Type.Object(
-    { model: Type.String({ default: '', description: 'Checkpoint file name (e.g. "sd_xl_base_1.0_inpainting_0.1.safetensors"; the name without .safetensors also works when unambiguous) or model folder name; "" = default model.' }) },
+    { model: Type.String({ default: '', 'x-choices': 'models', description: 'Checkpoint file name (e.g. "sd_xl_base_1.0_inpainting_0.1.safetensors"; the name without .safetensors also works when unambiguous) or model folder name; "" = default model.' }) },
     { additionalProperties: false },
   ),
   // The default model can change with the configuration and folders: key on the resolved name.

@@ -47,6 +47,11 @@ export class ModuleGraph extends GraphBuilder {
     return [...this.params.keys()];
   }
 
+  /** Every parameter with the PyTorch shape the configuration implies. */
+  paramShapes(): [string, number[]][] {
+    return [...this.params].map(([n, u]) => [n, u.expect]);
+  }
+
   // ── layers (call inside the module's scope) ─────────────────────────────────
 
   /** nn.Linear on a 2-D input [N, in] -> [N, out]; weight stays [out, in] (Gemm transB). */

@@ -11,6 +11,8 @@ const addFormats = createRequire(import.meta.url)('ajv-formats') as typeof impor
 export function createAjv(): Ajv {
   const ajv = new Ajv({ strict: true, allErrors: true, useDefaults: true, coerceTypes: false });
   addFormats(ajv);
+  // Annotation for editors: the value names an installed model ("models"); the editor offers those names.
+  ajv.addKeyword({ keyword: 'x-choices', schemaType: 'string' });
   return ajv;
 }
 
