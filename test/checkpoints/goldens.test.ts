@@ -12,7 +12,8 @@ import { goldenMain } from '../../server/sdxl/golden-cli.js';
 import { floatInput, inputMeta, numericInput, outputF32 } from '../../server/models/ort-io.js';
 import type { Component } from '../../server/models/catalog.js';
 import { FIXTURES, GOLDENS, maxAbsDiff, readF32, readTensor, type TensorSpec } from '../sdxl/golden-io.js';
-import { BASE, CHECKPOINTS, DIFFUSERS, SINGLE, scratchModels, storeFor } from './helpers.js';
+import { ModelCatalog } from '../../server/models/catalog.js';
+import { BASE, CHECKPOINTS, DIFFUSERS, SINGLE, SINGLE_FP16, scratchModels, storeFor } from './helpers.js';
 
 const scratch = scratchModels();
 const store = storeFor(scratch.modelsDir, scratch.compiledDir);
@@ -81,5 +82,27 @@ describe('pipeline goldens from compiled checkpoints (final latents 2e-3, image 
     const lines: string[] = [];
     const args = [path.join(GOLDENS, 'inpaint9_euler_cfg1'), '--checkpoint', path.join(CHECKPOINTS, SINGLE), '--config', path.join(CHECKPOINTS, 'tiny-sdxl-inpaint.config'), '--out', path.join(scratch.root, 'out-cli'), '--threads', '1', '--check'];
     expect(await goldenMain(args, (l) => lines.push(l)), lines.join('\n')).toBe(0);
+  });
+});
+
+describe('float16 compile (the CUDA weight dtype)', () => {
+  it('builds float16 graphs that load and run (here on CPU) close to the fp32 golden', async () => {
+    // The dtype follows the provider (inference-options.ts): ask the catalogue for CUDA's directly.
+    const cat = new ModelCatalog(scratch.modelsDir, undefined, { compiledDir: path.join(scratch.root, 'compiled-fp16'), dtype: 'float16' });
+    const { dir, manifest } = cat.compile(SINGLE_FP16);
+    expect(manifest.dtype).toBe('float16');
+    const s = await store.pool.get('fp16-unet', async () => ({ path: path.join(dir, 'unet', 'model.onnx') }), 0);
+    expect(inputMeta(s, 'sample').type).toBe('float16');
+    const c = 'unet_inpaint_b2_16x16_t500_ts1';
+    const m = JSON.parse(readFileSync(path.join(COMP, c, 'meta.json'), 'utf8')) as Meta;
+    const feeds: Record<string, Tensor> = {};
+    for (const [name, spec] of Object.entries(m.inputs)) {
+      const data = readTensor(path.join(COMP, c), spec);
+      const im = inputMeta(s, name);
+      feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
+    }
+    const out = await s.run(feeds);
+    // fp16 weights and arithmetic: ~1e-3 from the fp32 reference; a wiring mistake is O(1).
+    expect(maxAbsDiff(outputF32(out.out_sample, 'out_sample'), readTensor(path.join(COMP, c), m.outputs.out_sample!) as Float32Array)).toBeLessThan(1e-2);
   });
 });
