@@ -17,7 +17,7 @@ import type { FloatType } from './layers.js';
 import type { CheckpointPlan, WeightGroup } from './plan.js';
 
 /** Bump when the graphs change: old compiled folders are then rebuilt. */
-export const COMPILER_VERSION = 1;
+export const COMPILER_VERSION = 2;
 export const MANIFEST = 'maskflow-compiled.json';
 const CLIP_BPE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clip-bpe');
 
@@ -85,27 +85,15 @@ export function compileCheckpoint(plan: CheckpointPlan, opts: CompileOptions): {
   if (plan.kind === 'refiner')
     throw new NodeError('unsupported_checkpoint', `${plan.name} is an SDXL refiner (no CLIP-L text encoder); maskflow's pipeline needs both SDXL text encoders`, { file: plan.name });
   const t0 = performance.now();
-  mkdirSync(opts.outRoot, { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  mkdirSync(tmp);
-  try {
+  writeAtomically(dir, (tmp) => {
     const manifest = writeCompiled(plan, tmp, opts);
     manifest.ms = Math.round(performance.now() - t0);
     writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
-    try {
-      renameSync(tmp, dir);
-    } catch (e) {
-      // Another process finished the same compile first: use theirs.
-      if (!readManifest(dir)) throw e;
-      rmSync(tmp, { recursive: true, force: true });
-    }
-    pruneStale(plan, dir, opts.outRoot);
-    opts.logger?.info({ model: plan.name, dir, ms: manifest.ms, dtype: opts.dtype, copied: manifest.copied.length }, 'checkpoint compiled');
-    return { dir, manifest: readManifest(dir)!, compiled: true };
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
+  pruneStale(plan, dir, opts.outRoot);
+  const manifest = readManifest(dir)!;
+  opts.logger?.info({ model: plan.name, dir, ms: manifest.ms, dtype: opts.dtype, copied: manifest.copied.length }, 'checkpoint compiled');
+  return { dir, manifest, compiled: true };
 }
 
 function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions): CompiledManifest {
@@ -122,19 +110,7 @@ function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions):
     const rep = g.resolve(plan.sources[c.group], (f) => path.basename(f), c.component);
     const cdir = path.join(out, c.component);
     mkdirSync(cdir, { recursive: true });
-    for (const f of rep.files) {
-      const target = path.join(cdir, path.basename(f));
-      const from = placed.get(f);
-      try {
-        // The real file: a hard link to a symlink would still point outside the model folder.
-        linkSync(from ?? realpathSync(f), target);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-        copyFileSync(f, target);
-        copied.push(f);
-      }
-      if (!from) placed.set(f, target);
-    }
+    linkWeights(rep.files, cdir, placed, copied);
     writeFileSync(path.join(cdir, 'model.onnx'), g.toBytes(`${plan.name}/${c.component}`));
     writeFileSync(path.join(cdir, 'config.json'), JSON.stringify(c.config, null, 2));
     const set = used.get(c.group) ?? new Set<string>();
@@ -182,6 +158,46 @@ function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions):
     compiledAt: new Date().toISOString(),
     ms: 0,
   };
+}
+
+/**
+ * Hard-links weight files into a model folder (onnxruntime reads external data only inside
+ * it). `placed` remembers the first link of each file so later folders link to that one;
+ * across filesystems the file is copied once and listed in `copied`.
+ */
+export function linkWeights(files: string[], dir: string, placed: Map<string, string>, copied: string[]): void {
+  for (const f of files) {
+    const target = path.join(dir, path.basename(f));
+    const from = placed.get(f);
+    try {
+      // The real file: a hard link to a symlink would still point outside the model folder.
+      linkSync(from ?? realpathSync(f), target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      copyFileSync(f, target);
+      copied.push(f);
+    }
+    if (!from) placed.set(f, target);
+  }
+}
+
+/** Writes a folder under a temporary name and renames it into place (or keeps a concurrent winner's). */
+export function writeAtomically(dir: string, write: (tmp: string) => void): void {
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(tmp);
+  try {
+    write(tmp);
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      if (!readManifest(dir)) throw e;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** Older compiles of the same model (changed file or config, or an older compiler). */

@@ -67,7 +67,7 @@ function components(unet: UnetConfig, vae: VaeConfig, te1: ClipTextConfig, te2: 
   return [
     { component: 'text_encoder', group: 'text_encoder', config: te1, build: (ft) => buildClipGraph(te1, { floatType: ft, withProjection: false, idsType: DT.INT32 }) },
     { component: 'text_encoder_2', group: 'text_encoder_2', config: te2, build: (ft) => buildClipGraph(te2, { floatType: ft, withProjection: true, idsType: DT.INT64 }) },
-    { component: 'unet', group: 'unet', config: unet, build: (ft) => buildUnetGraph(unet, { floatType: ft, pooledDim }) },
+    { component: 'unet', group: 'unet', config: unet, build: (ft) => buildUnetGraph(unet, { floatType: ft, pooledDim, controlnetInputs: true }) },
     { component: 'vae_encoder', group: 'vae', config: vae, build: (ft) => buildVaeEncoderGraph(vae, ft) },
     { component: 'vae_decoder', group: 'vae', config: vae, build: (ft) => buildVaeDecoderGraph(vae, ft) },
   ];

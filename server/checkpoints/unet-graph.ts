@@ -5,7 +5,7 @@ import { DT } from './graph-builder.js';
 import { ModuleGraph, type FloatType } from './layers.js';
 import { arrayPerBlock, num, type UnetConfig } from './configs.js';
 
-interface Ctx {
+export interface Ctx {
   g: ModuleGraph;
   /** silu(emb): every resnet projects the same activated embedding. */
   embAct: string;
@@ -104,16 +104,41 @@ export interface UnetGraphOptions {
   pooledDim: number;
 }
 
-/** Builds the graph; weights are bound afterwards with ModuleGraph.resolve. */
-export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions): ModuleGraph {
-  const g = new ModuleGraph(opts.floatType);
+/** Names of the UNet's ControlNet inputs (diffusers' down/mid_block_additional_residual(s)). */
+export const residualInput = (k: number) => `down_block_additional_residuals.${k}`;
+export const MID_RESIDUAL = 'mid_block_additional_residual';
+export const isResidualInput = (name: string) => name === MID_RESIDUAL || name.startsWith('down_block_additional_residuals.');
+
+/** The blocks' per-level settings, from the config. */
+function levels(cfg: UnetConfig) {
+  const n = cfg.block_out_channels.length;
+  const depth = arrayPerBlock(cfg.transformer_layers_per_block ?? 1, n, 'transformer_layers_per_block');
+  return {
+    n,
+    layers: arrayPerBlock(cfg.layers_per_block, n, 'layers_per_block'),
+    heads: arrayPerBlock(cfg.num_attention_heads ?? cfg.attention_head_dim, n, 'attention_head_dim'),
+    depth,
+    upDepth: cfg.reverse_transformer_layers_per_block ? arrayPerBlock(cfg.reverse_transformer_layers_per_block, n, 'reverse_transformer_layers_per_block') : [...depth].reverse(),
+  };
+}
+
+export interface Trunk {
+  c: Ctx;
+  sample: string;
+  /** The down blocks' outputs the up blocks consume (conv_in output first). */
+  skips: { value: string; channels: number }[];
+  /** Output of the last down block. */
+  h: string;
+}
+
+/**
+ * Inputs, time / text_time embeddings, conv_in and the down blocks: what the UNet and the
+ * ControlNet share. `afterConvIn` lets the ControlNet add its conditioning embedding.
+ */
+export function buildTrunk(g: ModuleGraph, cfg: UnetConfig, opts: UnetGraphOptions, afterConvIn?: (h: string, batch: string) => string): Trunk {
   const ft = opts.floatType;
   const boc = cfg.block_out_channels;
-  const nBlocks = boc.length;
-  const layers = arrayPerBlock(cfg.layers_per_block, nBlocks, 'layers_per_block');
-  const heads = arrayPerBlock(cfg.num_attention_heads ?? cfg.attention_head_dim, nBlocks, 'attention_head_dim');
-  const depth = arrayPerBlock(cfg.transformer_layers_per_block ?? 1, nBlocks, 'transformer_layers_per_block');
-  const upDepth = cfg.reverse_transformer_layers_per_block ? arrayPerBlock(cfg.reverse_transformer_layers_per_block, nBlocks, 'reverse_transformer_layers_per_block') : [...depth].reverse();
+  const { n: nBlocks, layers, heads, depth } = levels(cfg);
   const groups = num(cfg.norm_num_groups, 32);
   const eps = num(cfg.norm_eps, 1e-5);
   const embDim = num(cfg.time_embedding_dim, boc[0]! * 4);
@@ -144,6 +169,7 @@ export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions): ModuleG
   const c: Ctx = { g, embAct: g.silu(emb), embDim, context: g.op('Reshape', [ehs, g.i64([-1, crossDim])]), crossDim, batch, groups, eps };
 
   let h = g.scope('conv_in', () => g.conv(sample, cfg.in_channels, boc[0]!, num(cfg.conv_in_kernel, 3)));
+  if (afterConvIn) h = afterConvIn(h, batch);
   const skips: { value: string; channels: number }[] = [{ value: h, channels: boc[0]! }];
   for (let i = 0; i < nBlocks; i++) {
     const type = cfg.down_block_types[i]!;
@@ -164,14 +190,46 @@ export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions): ModuleG
       }
     });
   }
+  return { c, sample, skips, h };
+}
 
-  const midC = boc[nBlocks - 1]!;
+/** UNetMidBlock2DCrossAttn. */
+export function buildMidBlock(c: Ctx, cfg: UnetConfig, h: string): string {
+  const { g } = c;
+  const { n, heads, depth } = levels(cfg);
+  const midC = cfg.block_out_channels[n - 1]!;
   if (cfg.mid_block_type && cfg.mid_block_type !== 'UNetMidBlock2DCrossAttn') throw new Error(`unsupported mid block ${cfg.mid_block_type}`);
-  g.scope('mid_block', () => {
+  return g.scope('mid_block', () => {
     h = g.scope('resnets.0', () => resnet(c, h, midC, midC));
-    h = g.scope('attentions.0', () => transformer2d(c, h, midC, heads[nBlocks - 1]!, depth[nBlocks - 1]!));
-    h = g.scope('resnets.1', () => resnet(c, h, midC, midC));
+    h = g.scope('attentions.0', () => transformer2d(c, h, midC, heads[n - 1]!, depth[n - 1]!));
+    return g.scope('resnets.1', () => resnet(c, h, midC, midC));
   });
+}
+
+/**
+ * Builds the graph; weights are bound afterwards with ModuleGraph.resolve. With
+ * `controlnetInputs`, every skip and the mid-block output take a residual input. Runs
+ * without a ControlNet feed a [1,1,1,1] zero (UnetRunner does): onnxruntime-node only
+ * passes feeds named in inputNames, so overridable initializers cannot serve as defaults.
+ */
+export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions & { controlnetInputs?: boolean }): ModuleGraph {
+  const g = new ModuleGraph(opts.floatType);
+  const ft = opts.floatType;
+  const boc = cfg.block_out_channels;
+  const { n: nBlocks, layers, heads, upDepth } = levels(cfg);
+  const { c, skips, h: down } = buildTrunk(g, cfg, opts);
+  if (opts.controlnetInputs) {
+    skips.forEach((s, k) => {
+      const name = residualInput(k);
+      g.input({ name, elemType: ft, dims: [`res${k}_batch`, `res${k}_channels`, `res${k}_height`, `res${k}_width`] });
+      s.value = g.op('Add', [s.value, name]);
+    });
+  }
+  let h = buildMidBlock(c, cfg, down);
+  if (opts.controlnetInputs) {
+    g.input({ name: MID_RESIDUAL, elemType: ft, dims: ['mid_batch', 'mid_channels', 'mid_height', 'mid_width'] });
+    h = g.op('Add', [h, MID_RESIDUAL]);
+  }
 
   const rev = [...boc].reverse();
   const revHeads = [...heads].reverse();
@@ -204,7 +262,8 @@ export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions): ModuleG
     prevOut = out;
   }
 
-  h = g.scope('conv_norm_out', () => g.groupNorm(h, boc[0]!, groups, eps));
+  const groups = num(cfg.norm_num_groups, 32);
+  h = g.scope('conv_norm_out', () => g.groupNorm(h, boc[0]!, groups, num(cfg.norm_eps, 1e-5)));
   h = g.scope('conv_out', () => g.conv(g.silu(h), boc[0]!, num(cfg.out_channels, 4), num(cfg.conv_out_kernel, 3)));
   g.output(h, { name: 'out_sample', elemType: ft, dims: ['batch_size', num(cfg.out_channels, 4), 'height', 'width'] });
   return g;

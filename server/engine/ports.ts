@@ -29,6 +29,8 @@ export const PORT_TYPES: Record<string, PortTypeInfo> = {
   UNET: { color: '#b39ddb', description: 'Reference to a denoising UNet (model + LoRAs).' },
   CLIP: { color: '#ffd500', description: 'Reference to the text encoders and tokenizers (model + LoRAs + embeddings).' },
   VAE: { color: '#ff6e6e', description: 'Reference to the VAE encoder/decoder.' },
+  CONTROLNET: { color: '#a1887f', description: 'Reference to a ControlNet (a compiled diffusers SDXL ControlNet).' },
+  CONTROL: { color: '#8d6e63', description: 'ControlNet guidance to apply while denoising: ControlNets, control images, strengths and windows.' },
   CROP: { color: '#4db6ac', description: 'Where a crop was taken from, so it can be pasted back.' },
   SAFETY: { color: '#e57373', description: 'Per-image safety results.' },
   STRING: { color: '#c5e1a5', description: 'Text.' },

@@ -9,6 +9,8 @@ import { ModelCatalog, type Component, type ModelInfo } from './catalog.js';
 import { compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
 import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
+import { compileControlNet, planControlNet } from '../checkpoints/controlnets.js';
+import type { ControlNetConfig } from '../checkpoints/controlnet-graph.js';
 
 export interface Tokenizers {
   tokenizer: ClipTokenizer;
@@ -100,6 +102,13 @@ export class ModelStore {
       t.catch(() => this.tokenizers.delete(key));
     }
     return t;
+  }
+
+  /** The compiled ControlNet at a local path (compiled on first use) and its pooled session. */
+  async controlNet(p: string): Promise<{ session: InferenceSession; config: ControlNetConfig; name: string }> {
+    const cn = compileControlNet(planControlNet(p), { outRoot: this.catalog.compiledDir, dtype: this.catalog.dtype, logger: this.options.logger });
+    const session = await this.pool.get(`controlnet:${cn.dir}`, async () => ({ path: cn.model }), cn.bytes);
+    return { session, config: cn.config, name: cn.name };
   }
 
   /** Frees both text encoders of a model (after encoding, when memory is tight). */

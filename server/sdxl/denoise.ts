@@ -16,7 +16,7 @@
 import { NodeError } from '../engine/errors.js';
 import type { ModelStore } from '../models/model-store.js';
 import type { ModelRef } from '../models/refs.js';
-import { inputMeta } from '../models/ort-io.js';
+import { floatInput, inputMeta } from '../models/ort-io.js';
 import { applyGuidance } from './guidance.js';
 import { sampleLatentDist, type RandnSource } from './latents.js';
 import { timeIds } from './time-ids.js';
@@ -24,6 +24,7 @@ import type { Conditioning, Latent } from './types.js';
 import { UnetRunner } from './unet.js';
 import { makeScheduler, type SamplerScheduler } from './scheduler-adapter.js';
 import type { TorchGenerator } from './rng.js';
+import { controlResiduals, loadControls, type ControlApplication } from './controlnet.js';
 
 const f = Math.fround;
 
@@ -47,6 +48,8 @@ export interface DenoiseOptions {
   schedulerFactory?: () => SamplerScheduler;
   /** Noise per image supplied by the caller (golden replay) instead of drawing it. */
   noise?: Float32Array[];
+  /** ControlNet guidance (summed over the list, as diffusers' MultiControlNet). */
+  controls?: ControlApplication[];
   throwIfCancelled?: () => void;
   onStep?: (info: StepInfo) => void | Promise<void>;
 }
@@ -198,6 +201,9 @@ export async function denoise(
     timeIdWidth: idW,
   });
 
+  const controls = opts.controls?.length ? await loadControls(store, info, unetSession, opts.controls, rows, width, height) : [];
+  const controlSample = controls.length ? new Float32Array(rows * per) : undefined;
+
   // --- the loop ---------------------------------------------------------------------
   const C = info.unetInChannels;
   const input = new Float32Array(rows * C * plane);
@@ -221,8 +227,15 @@ export async function denoise(
     const t = timesteps[k]!;
     for (let i = 0; i < B; i++) scheds[i]!.scaleModelInput(slice(latents, i), t, slice(scaled, i));
     for (let r = 0; r < rows; r++) input.set(slice(scaled, r % B), r * C * plane);
+    let residuals = {};
+    if (controlSample) {
+      // ControlNets see the 4 scaled latent channels of every row, also next to a 9-channel UNet.
+      for (let r = 0; r < rows; r++) controlSample.set(slice(scaled, r % B), r * per);
+      const sample = floatInput(inputMeta(controls[0]!.session, 'sample'), controlSample, [rows, 4, h, w]);
+      residuals = await controlResiduals(unetSession, controls, { ...unet.fixed, sample, timestep: unet.timestep(t) } as Parameters<typeof controlResiduals>[2], k, timesteps.length);
+    }
     const before = unet.runMs;
-    const pred = await unet.run(input, C, h, w, t);
+    const pred = await unet.run(input, C, h, w, t, residuals);
     unetRunMs.push(unet.runMs - before);
     let eps: Float32Array;
     if (cfg) {

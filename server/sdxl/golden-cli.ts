@@ -138,7 +138,8 @@ export async function goldenMain(
         modelsDir: single ? single.modelsDir : args.models!,
         inference: { ep: args.ep, deviceId: 0, threads: args.threads, graphOptimization: 'all', outputLocation: 'cpu' },
         sessionCacheBytes: 2 ** 34,
-        compiledDir: path.join(tmpdir(), 'maskflow-golden-compiled'),
+        // Compiled next to the throwaway models folder: removed with it.
+        compiledDir: single ? path.join(single.modelsDir, '.compiled') : path.join(tmpdir(), 'maskflow-golden-compiled'),
       });
     const t0 = performance.now();
     const r = await replayGoldenCase(args.caseDir, { store, seedFromParams: args.seedFromParams, options: args.options, ...(single ? { model: single.name } : {}) });

@@ -14,6 +14,7 @@ import { decodeLatent, emptyLatent, encodeImage, type RandnSource } from './late
 import { schedulerNameFor } from './scheduler-names.js';
 import { encodeConditioning } from './text-encoding.js';
 import type { Latent } from './types.js';
+import type { ControlApplication } from './controlnet.js';
 
 export interface GoldenParams {
   case?: string;
@@ -165,7 +166,9 @@ export async function replayGoldenCase(caseDir: string, opts: ReplayOptions): Pr
     noise = Array.from({ length: B }, (_, i) => all.slice(i * per, (i + 1) * per));
   }
 
+  const controls = params.controlnet ? [await goldenControl(params, caseDir, opts)] : undefined;
   const result = await denoise(store, ref, cond.positive, cfg ? cond.negative : undefined, latent, {
+    ...(controls ? { controls } : {}),
     steps: params.num_inference_steps,
     guidance: params.guidance_scale,
     strength: params.strength ?? 1,
@@ -193,6 +196,30 @@ export async function replayGoldenCase(caseDir: string, opts: ReplayOptions): Pr
     pooledShape: [B, pos.pooledDim],
     timesteps: result.timesteps,
     initialLatents: result.initialLatents,
+  };
+}
+
+interface GoldenControlNet {
+  folder: string;
+  conditioning_scale: number;
+  control_guidance_start: number;
+  control_guidance_end: number;
+  control_image?: string;
+  guess_mode?: boolean;
+}
+
+/** The case's ControlNet (params.json `controlnet`; its folder relative to the fixtures root, or --controlnet). */
+async function goldenControl(params: GoldenParams, caseDir: string, opts: ReplayOptions): Promise<ControlApplication> {
+  const c = params.controlnet as GoldenControlNet;
+  if (c.guess_mode) throw new Error('guess_mode ControlNet cases are not supported');
+  const override = opts.options?.controlnet;
+  const folder = typeof override === 'string' ? path.resolve(override) : path.resolve(caseDir, '..', '..', c.folder);
+  return {
+    controlnet: { path: folder, name: path.basename(folder) },
+    image: await readImage(path.join(caseDir, c.control_image ?? 'control_image.png')),
+    scale: c.conditioning_scale,
+    start: c.control_guidance_start,
+    end: c.control_guidance_end,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Tensor } from 'onnxruntime-node';
 import '../../server/models/golden-adapters.js';
 import { replayGoldenCase } from '../../server/sdxl/golden-replay.js';
 import { goldenMain } from '../../server/sdxl/golden-cli.js';
+import { noResiduals } from '../../server/sdxl/unet.js';
 import { floatInput, inputMeta, numericInput, outputF32 } from '../../server/models/ort-io.js';
 import type { Component } from '../../server/models/catalog.js';
 import { FIXTURES, GOLDENS, maxAbsDiff, readF32, readTensor, type TensorSpec } from '../sdxl/golden-io.js';
@@ -25,7 +26,7 @@ interface Meta {
   inputs: Record<string, TensorSpec>;
   outputs: Record<string, TensorSpec>;
 }
-const components = readdirSync(COMP).filter((c) => !c.startsWith('controlnet'));
+const components = readdirSync(COMP).filter((c) => !c.startsWith('controlnet_'));
 const componentOf = (m: Meta) => m.model.split('/')[2] as Component;
 
 const matrix: [string, string][] = [];
@@ -44,7 +45,7 @@ describe('component goldens from compiled checkpoints (1e-4)', () => {
       const im = inputMeta(s, name);
       feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
     }
-    const out = await s.run(feeds);
+    const out = await s.run({ ...noResiduals(s), ...feeds });
     for (const [name, spec] of Object.entries(m.outputs)) {
       expect(out[name]!.dims).toEqual(spec.shape);
       expect(maxAbsDiff(outputF32(out[name], name), readTensor(path.join(COMP, c), spec) as Float32Array), `${c} ${name}`).toBeLessThanOrEqual(1e-4);
@@ -101,7 +102,7 @@ describe('float16 compile (the CUDA weight dtype)', () => {
       const im = inputMeta(s, name);
       feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
     }
-    const out = await s.run(feeds);
+    const out = await s.run({ ...noResiduals(s), ...feeds });
     // fp16 weights and arithmetic: ~1e-3 from the fp32 reference; a wiring mistake is O(1).
     expect(maxAbsDiff(outputF32(out.out_sample, 'out_sample'), readTensor(path.join(COMP, c), m.outputs.out_sample!) as Float32Array)).toBeLessThan(1e-2);
   });
