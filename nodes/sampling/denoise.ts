@@ -24,6 +24,7 @@ export default defineNode({
     positive: { type: 'CONDITIONING' },
     negative: { type: 'CONDITIONING', optional: true, description: 'Unlinked = zeros (used only when guidance > 1).' },
     latent: { type: 'LATENT', description: 'From VAE encode (img2img / inpainting, with mask) or Empty latent (txt2img).' },
+    control: { type: 'CONTROL', optional: true, description: 'ControlNet guidance from Apply ControlNet (several chain: residuals are summed).' },
   },
   outputs: { latent: { type: 'LATENT' } },
   params: Type.Object(

@@ -44,6 +44,20 @@ export const INPAINT_MAPPING: readonly Mapping[] = [
     map: (v) => ({ loras: (v as Array<{ path: string; scale?: number }>).map((l) => ({ path: l.path, scale: l.scale ?? 1 })) }),
   },
   { field: 'embeddings', inputs: ['embeddings'] },
+  {
+    field: 'controlnets',
+    inputs: ['controlnets'],
+    map: (v) => ({
+      controlnets: (v as Array<{ path: string; control_image_url: string; conditioning_scale?: number; start?: number; end?: number; inpaint_control?: boolean }>).map((c) => ({
+        path: c.path,
+        control_image_url: c.control_image_url,
+        conditioning_scale: c.conditioning_scale ?? 1,
+        start: c.start ?? 0,
+        end: c.end ?? 1,
+        inpaint_control: c.inpaint_control ?? false,
+      })),
+    }),
+  },
   { field: 'expand_prompt', inputs: ['expand_prompt'] },
   { field: 'enable_safety_checker', inputs: ['enable_safety_checker'] },
   { field: 'format', inputs: ['format'], fallback: { nodeType: 'image/save-image', param: 'format' } },

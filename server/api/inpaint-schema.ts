@@ -68,6 +68,22 @@ export function inpaintRequestSchema(limits: InpaintLimits) {
           { maxItems: 8 },
         ),
       ),
+      controlnets: Type.Optional(
+        Type.Array(
+          Type.Object(
+            {
+              path: Type.String({ minLength: 1, description: `SDXL ControlNet (diffusers format): folder or file name in models/controlnet, an upload or a URL.` }),
+              control_image_url: Type.String({ minLength: 1, description: 'Control image (edges, depth, pose, …): URL, data URI or upload id; resized to the working size.' }),
+              conditioning_scale: Type.Optional(Type.Number({ minimum: 0, maximum: 10, default: 1, description: 'controlnet_conditioning_scale.' })),
+              start: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'control_guidance_start: fraction of the steps run.' })),
+              end: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'control_guidance_end: fraction of the steps run (start < end).' })),
+              inpaint_control: Type.Optional(Type.Boolean({ default: false, description: 'Masked pixels of the control image become -1 (inpainting ControlNets).' })),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 4 },
+        ),
+      ),
       expand_prompt: Type.Optional(Type.Boolean({ default: false, description: 'Rewrite the prompt with the configured LLM first.' })),
       format: Type.Optional(StringEnum(['jpeg', 'png'] as const, { default: 'jpeg' })),
       enable_safety_checker: Type.Optional(Type.Boolean({ default: true })),

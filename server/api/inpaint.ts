@@ -6,7 +6,7 @@ import { Router, type Request, type Response } from 'express';
 import { matchModelName } from '../checkpoints/discovery.js';
 import type { Problem } from '../engine/errors.js';
 import { publicInputTargets, type Workflow } from '../engine/workflow.js';
-import { HttpError, notFound } from '../http-errors.js';
+import { HttpError, notFound, unprocessable } from '../http-errors.js';
 import type { JobRecord } from '../queue/job-store.js';
 import { baseUrl, type AppDeps } from './context.js';
 import { IMAGE_SIZE_PRESETS, inpaintRequestSchema, type InpaintRequest } from './inpaint-schema.js';
@@ -62,6 +62,11 @@ export function inpaintRoutes(deps: AppDeps): Router {
     body.mask_url = await normalizeSource(body.mask_url, 'mask_url', ctx);
     for (const [i, l] of (body.loras ?? []).entries()) l.path = await normalizeSource(l.path, `loras.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes }, { allowName: true });
     for (const [i, e] of (body.embeddings ?? []).entries()) e.path = await normalizeSource(e.path, `embeddings.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes }, { allowName: true });
+    for (const [i, c] of (body.controlnets ?? []).entries()) {
+      if ((c.start ?? 0) >= (c.end ?? 1)) throw unprocessable('invalid_value', `controlnets.${i}: start must be below end`, `controlnets.${i}.start`);
+      c.path = await normalizeSource(c.path, `controlnets.${i}.path`, { ...ctx, maxBytes: config.maxModelFileBytes }, { allowName: true });
+      c.control_image_url = await normalizeSource(c.control_image_url, `controlnets.${i}.control_image_url`, ctx);
+    }
     if (body.webhook_url !== undefined) await assertSafeUrl(body.webhook_url, 'webhook_url', ctx);
 
     body.seed ??= randomInt(0, 2 ** 32);

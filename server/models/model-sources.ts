@@ -11,7 +11,7 @@ import type { FileStore } from '../engine/context.js';
 import { assertPublicUrl, safeFetch, type Resolver } from '../image/fetch.js';
 import { sha256OfFile } from '../storage/file-hash.js';
 
-export type SourceKind = 'lora' | 'embedding';
+export type SourceKind = 'lora' | 'embedding' | 'controlnet';
 
 export interface ResolvedSource {
   /** Local file to read. */
@@ -34,10 +34,13 @@ export interface ModelSourcesOptions {
   resolve?: Resolver;
 }
 
-const FOLDERS: Record<SourceKind, 'loras' | 'embeddings'> = { lora: 'loras', embedding: 'embeddings' };
+const FOLDERS: Record<SourceKind, ModelSubfolder> = { lora: 'loras', embedding: 'embeddings', controlnet: 'controlnet' };
+const LABELS: Record<SourceKind, string> = { lora: 'LoRA', embedding: 'embedding', controlnet: 'ControlNet' };
 
 /** A file named (with or without .safetensors) under <modelsDir>/<folder>; never outside it. */
-export async function findInModelsDir(modelsDir: string, folder: 'loras' | 'embeddings', name: string): Promise<string | undefined> {
+export type ModelSubfolder = 'loras' | 'embeddings' | 'controlnet';
+
+export async function findInModelsDir(modelsDir: string, folder: ModelSubfolder, name: string): Promise<string | undefined> {
   const root = path.resolve(modelsDir, folder);
   for (const candidate of [name, `${name}.safetensors`]) {
     const p = path.resolve(root, candidate);
@@ -69,7 +72,7 @@ export class ModelSources {
 
   /** Resolves a source string; `files` resolves upload ids. Errors name the param. */
   async resolve(kind: SourceKind, source: string, opts: { files?: FileStore; signal?: AbortSignal; param?: string } = {}): Promise<ResolvedSource> {
-    const param = opts.param ?? (kind === 'lora' ? 'lora' : 'embeddings');
+    const param = opts.param ?? (kind === 'embedding' ? 'embeddings' : kind);
     const src = source.trim();
     if (!src) throw new NodeError('invalid_param', `empty ${kind} source`, { param });
     if (isUrl(src)) {
@@ -89,7 +92,7 @@ export class ModelSources {
       const p = await opts.files.pathOf(id);
       if (p) return this.remember({ path: p, name: src, origin: 'upload', sha256: await this.hashFile(p) });
     }
-    throw new NodeError(`${kind}_not_found`, `${kind === 'lora' ? 'LoRA' : 'embedding'} "${src}" not found: not a file in ${path.join(this.options.modelsDir, FOLDERS[kind])}, an uploaded file id or an http(s) URL`, { param });
+    throw new NodeError(`${kind}_not_found`, `${LABELS[kind]} "${src}" not found: not a file in ${path.join(this.options.modelsDir, FOLDERS[kind])}, an uploaded file id or an http(s) URL`, { param });
   }
 
   /**

@@ -9,6 +9,7 @@ import { createStepPreviewer } from './preview.js';
 import { TorchGenerator } from './rng.js';
 import { resolveScheduler, SCHEDULER_CHOICES } from './scheduler-names.js';
 import type { Conditioning, Latent } from './types.js';
+import type { ControlApplication } from './controlnet.js';
 
 export { SCHEDULER_CHOICES };
 
@@ -29,6 +30,8 @@ export interface DenoiseInputs {
   positive: Conditioning;
   negative?: Conditioning;
   latent: Latent;
+  /** ControlNet guidance (conditioning/apply-controlnet). */
+  control?: ControlApplication[];
 }
 
 export async function runDenoiseNode(store: ModelStore, inputs: DenoiseInputs, p: DenoiseParams, ctx: ExecutionContext): Promise<Latent> {
@@ -38,6 +41,7 @@ export async function runDenoiseNode(store: ModelStore, inputs: DenoiseInputs, p
   let lastPreview = 0;
   try {
     const res = await denoise(store, inputs.unet, inputs.positive, inputs.negative, inputs.latent, {
+      ...(inputs.control?.length ? { controls: inputs.control } : {}),
       steps: p.steps,
       guidance: p.guidance,
       strength: p.strength,
