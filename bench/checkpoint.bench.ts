@@ -5,7 +5,11 @@
 //     inpainting checkpoint (standard architecture, fp16, SGM keys, ~7 GB) to a temp folder,
 //     compiles it, encodes a prompt, runs one 512² denoise step and a VAE decode, deletes it,
 //     and prints compile time, session/step times and peak RSS (goal ≤ 14 GB on CPU).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { buildUnetGraph, isResidualInput, MID_RESIDUAL, residualInput } from '../server/checkpoints/unet-graph.js';
+import { DT } from '../server/checkpoints/graph-builder.js';
+import { readHeader } from '../server/checkpoints/read-header.js';
+import { PrefixSource } from '../server/checkpoints/weights.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +77,66 @@ async function speed(print: (l: string) => void): Promise<void> {
   }
 }
 
+/** Per-step cost of ControlNet guidance, and of the residual inputs when no ControlNet is used. */
+async function controlnetCost(print: (l: string) => void): Promise<void> {
+  const single = modelsDirWith(path.join(FIXTURES, 'checkpoints/tiny-sdxl-inpaint.safetensors'));
+  const compiledDir = path.join(os.tmpdir(), `maskflow-bench-cn-${process.pid}`);
+  try {
+    const st = store(single.modelsDir, compiledDir);
+    const withInputs = await st.getSession({ model: single.name, loras: [], embeddings: [] }, 'unet');
+    // The same UNet without residual inputs, from the diffusers folder's identical weights.
+    const dir = path.join(FIXTURES, 'checkpoints/tiny-sdxl-inpaint-diffusers/unet');
+    const file = path.join(dir, 'diffusion_pytorch_model.safetensors');
+    const header = readHeader(file);
+    const g = buildUnetGraph(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')), { floatType: DT.FLOAT, pooledDim: 20 });
+    g.resolve(new PrefixSource(file, header.tensors, '', 'unet'), (f) => path.basename(f), 'unet');
+    const plain = await ort.InferenceSession.create(g.toBytes(), {
+      intraOpNumThreads: 2,
+      graphOptimizationLevel: 'all',
+      extra: { 'session.model_external_initializers_file_folder_path': dir },
+    } as ort.InferenceSession.SessionOptions);
+    const cn = await st.controlNet(path.join(FIXTURES, 'controlnet/tiny-controlnet'));
+    print('| size | UNet without residual inputs | UNet with residual inputs, no ControlNet | + one ControlNet |');
+    print('|---|---|---|---|');
+    for (const side of [512, 1024]) {
+      const feeds = unetFeeds(withInputs, side, 9, 56, 20);
+      const plainFeeds = Object.fromEntries(Object.entries(feeds).filter(([k]) => !isResidualInput(k)));
+      const h = side / 8;
+      const cnFeeds = {
+        sample: new ort.Tensor('float32', new Float32Array(2 * 4 * h * h).fill(0.1), [2, 4, h, h]),
+        timestep: feeds.timestep!,
+        encoder_hidden_states: feeds.encoder_hidden_states!,
+        text_embeds: feeds.text_embeds!,
+        time_ids: feeds.time_ids!,
+        controlnet_cond: new ort.Tensor('float32', new Float32Array(2 * 3 * side * side).fill(0.5), [2, 3, side, side]),
+        conditioning_scale: new ort.Tensor('float32', Float32Array.of(1), [1]),
+      };
+      const runs = {
+        plain: () => plain.run(plainFeeds),
+        inputs: () => withInputs.run(feeds),
+        controlled: async () => {
+          const r = await cn.session.run(cnFeeds);
+          const res = Object.fromEntries(Object.entries(r).map(([n, t]) => [n === 'mid_block_res_sample' ? MID_RESIDUAL : residualInput(Number(n.split('.').pop())), t]));
+          return withInputs.run({ ...feeds, ...res });
+        },
+      };
+      const times: Record<string, number[]> = { plain: [], inputs: [], controlled: [] };
+      for (const f of Object.values(runs)) await f();
+      for (let i = 0; i < (side === 512 ? 7 : 3); i++)
+        for (const [k, f] of Object.entries(runs)) {
+          const t0 = performance.now();
+          await f();
+          times[k]!.push(performance.now() - t0);
+        }
+      const [p, i, c] = ['plain', 'inputs', 'controlled'].map((k) => median(times[k]!));
+      print(`| ${side}² | ${p!.toFixed(0)} ms | ${i!.toFixed(0)} ms (${(i! / p!).toFixed(3)}×) | ${c!.toFixed(0)} ms (${(c! / i!).toFixed(3)}× the plain step) |`);
+    }
+  } finally {
+    single.cleanup();
+    rmSync(compiledDir, { recursive: true, force: true });
+  }
+}
+
 async function realSize(print: (l: string) => void): Promise<void> {
   const dir = path.join(os.tmpdir(), `maskflow-bench-sdxl-${process.pid}`);
   const compiledDir = path.join(dir, 'compiled');
@@ -117,6 +181,8 @@ async function realSize(print: (l: string) => void): Promise<void> {
 export default async function run(print: (l: string) => void): Promise<void> {
   print('### compiled tiny UNet vs the Optimum export of the same weights (2 threads, median)');
   await speed(print);
+  print('\n### ControlNet: cost per step (tiny models, CFG batch 2, median)');
+  await controlnetCost(print);
   if (process.argv[2] !== 'checkpoint') {
     print('\n(full-size checkpoint bench: `npm run bench -- checkpoint`; it writes ~7 GB and needs ~14 GB of memory)');
     return;
