@@ -35,6 +35,7 @@ export function describeProgress(p: PullProgress): string {
 export class ModelsPanel {
   private socket?: RunSocket;
   private pullId?: string;
+  private connectedBefore = false;
 
   constructor(private readonly ui: ModelsPanelUi) {
     $('models-pull-form').addEventListener('submit', (e) => {
@@ -107,7 +108,10 @@ export class ModelsPanel {
         message: (m) => this.onMessage(m),
         preview: () => undefined,
         // After a reconnect, follow the pull again (the server replays its end if it finished meanwhile).
-        status: (up) => up && this.pullId && this.socket?.subscribe(this.pullId, false),
+        status: (up) => {
+          if (up && this.connectedBefore && this.pullId) this.socket?.subscribe(this.pullId, false);
+          if (up) this.connectedBefore = true;
+        },
       });
       this.socket.subscribe(job.id, false);
     } catch (err) {

@@ -59,6 +59,7 @@ beforeAll(async () => {
   withExtras.set('sd_xl_tiny.safetensors', fp16Bytes);
   hub.addRepo('maskflow/tiny-sdxl-inpaint-diffusers', withExtras);
   hub.addRepo('maskflow/corrupt-diffusers', new Map(diffusersFiles), { corrupt: ['unet/diffusion_pytorch_model.fp16.safetensors'] });
+  hub.addRepo('maskflow/inconsistent', new Map([['tiny.safetensors', fp16Bytes]]), { wrongLinkedEtag: ['tiny.safetensors'] });
   hub.addRepo('maskflow/gated-ckpt', new Map([['tiny.fp16.safetensors', fp16Bytes]]), { gated: true });
   hub.addRepo('maskflow/many-ckpts', new Map([['a.safetensors', fp16Bytes], ['b.safetensors', diffusersFiles.get('vae/diffusion_pytorch_model.safetensors')!], ['notes.txt', Buffer.from('x')]]));
   hub.addRepo('maskflow/pickle-only', new Map([['model.ckpt', Buffer.from('pickle')], ['x.safetensors', Buffer.from('not really')]]));
@@ -211,6 +212,24 @@ describe('pull from the Hub', () => {
     expect((await rejects(pullModel({ source: 'maskflow/many-ckpts@v9' }, settings()))).message).toMatch(/revision "v9"/);
     expect((await rejects(pullModel({ source: '../etc' }, settings()))).details.param).toBe('source');
     expect((await rejects(pullModel({ source: 'maskflow/many-ckpts', name: '../x' }, settings()))).details.param).toBe('name');
+  });
+
+  it('refuses a file whose X-Linked-Etag contradicts the listing, before downloading it', async () => {
+    const e = await rejects(pullModel({ source: 'maskflow/inconsistent' }, settings()));
+    expect(e.code).toBe('hub_inconsistent');
+    expect(hub.requestsFor('/cdn/')).toEqual([]);
+    expect(await tree(path.join(models, 'checkpoints'))).toEqual([]);
+  });
+
+  it('runs one pull at a time per name', async () => {
+    hub.throttle = { chunk: 64 * 1024, delayMs: 10 };
+    const a = pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'same' }, settings());
+    await new Promise((r) => setTimeout(r, 100));
+    const b = await rejects(pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'same', include: ['safety_checker'] }, settings()));
+    expect(b.code).toBe('pull_in_progress');
+    await a;
+    hub.throttle = undefined;
+    expect(existsSync(path.join(models, '.pull-same.lock'))).toBe(false);
   });
 
   it('checks free disk space before downloading', async () => {

@@ -26,6 +26,8 @@ export interface DownloadSpec {
   checkPrefix?: (prefix: Buffer) => void;
   /** How many leading bytes checkPrefix needs. */
   prefixBytes?: number;
+  /** Sees every response's headers (redirects too) and throws to stop (Hub metadata checks). */
+  checkHeaders?: (status: number, headers: IncomingHttpHeaders) => void;
 }
 
 export interface DownloadNet {
@@ -205,6 +207,7 @@ export async function downloadVerified(
         ...(net.resolve ? { resolve: net.resolve } : {}),
         onResponse: (s, h, url) => {
           responses.push({ status: s, url: url.href, headers: h });
+          spec.checkHeaders?.(s, h);
           if (s >= 300 && s < 400) return;
           status = s;
           if (s === 200) {
@@ -268,7 +271,7 @@ export async function downloadVerified(
         offset = 0;
         continue;
       }
-      if (err instanceof NodeError && (err.code === 'pull_too_large' || err.code === 'pull_not_safetensors' || err.code === 'pull_disk_full')) {
+      if (err instanceof NodeError && (err.code === 'pull_too_large' || err.code === 'pull_not_safetensors' || err.code === 'pull_disk_full' || err.code === 'hub_inconsistent')) {
         await rm(part, { force: true });
         await rm(meta, { force: true });
         throw err;

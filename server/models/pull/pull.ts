@@ -6,7 +6,8 @@
 // half-installed model. An interrupted pull run again resumes from the staged bytes.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { NodeError } from '../../engine/errors.js';
 import type { Config } from '../../config.js';
@@ -206,7 +207,25 @@ async function pullHub(
   const staging = sel.format === 'checkpoint' ? path.join(s.modelsDir, CHECKPOINTS_DIR) : path.join(s.modelsDir, `.pull-${name}`);
   const stagedPath = (f: HubFile) => (sel.format === 'checkpoint' ? path.join(staging, `.pull-${name}.safetensors`) : path.join(staging, ...f.path.split('/')));
   await mkdir(staging, { recursive: true });
+  const unlock = await lockTarget(path.join(s.modelsDir, `.pull-${name}.lock`), `"${name}"`);
+  try {
+    return await installHub(name, sel, target, staging, stagedPath, { hub, repo, revision, info, source }, s, opts);
+  } finally {
+    await unlock();
+  }
+}
 
+async function installHub(
+  name: string,
+  sel: ReturnType<typeof selectFiles>,
+  target: string,
+  staging: string,
+  stagedPath: (f: HubFile) => string,
+  ctx: { hub: HubClient; repo: string; revision: string; info: { commit: string }; source: PullSource },
+  s: PullSettings,
+  opts: { signal?: AbortSignal; onProgress?: (p: PullProgress) => void },
+): Promise<PullResult> {
+  const { hub, repo, revision, info, source } = ctx;
   const total = sel.files.reduce((a, f) => a + f.size, 0);
   let already = 0;
   for (const f of sel.files) already += await stagedBytes(stagedPath(f));
@@ -233,6 +252,7 @@ async function pullHub(
           expectedSize: f.size,
           ...(f.lfsSha256 ? { expectedSha256: f.lfsSha256 } : f.blobId ? { expectedGitSha1: f.blobId } : {}),
           headers: hub.headers(),
+          checkHeaders: hubConsistency(`${repo}/${f.path}`, info.commit, f.lfsSha256),
           ...(isWeights ? { checkPrefix: safetensorsPrefix(`${repo}/${f.path}`), prefixBytes: 9 } : {}),
         },
         net,
@@ -262,6 +282,52 @@ async function pullHub(
   }
   opts.onProgress?.({ phase: 'done', fileIndex: sel.files.length, fileCount: sel.files.length, fileBytes: 0, bytes: total, total });
   return result(name, sel.format, target, provenance, downloaded, resumed, false);
+}
+
+/**
+ * The Hub's resolve answer names the commit it served (X-Repo-Commit) and, for LFS files, the
+ * sha256 (X-Linked-Etag): both must match the listing, or the bytes would be checked against the
+ * wrong hash. Servers that send neither (plain mirrors) are accepted.
+ */
+function hubConsistency(label: string, commit: string, lfsSha256: string | undefined): (status: number, h: IncomingHttpHeaders) => void {
+  return (_status, h) => {
+    const served = typeof h['x-repo-commit'] === 'string' ? h['x-repo-commit'] : undefined;
+    if (served && served !== commit) throw new NodeError('hub_inconsistent', `${label}: the Hub served commit ${served} but the listing was for ${commit}; pull again`);
+    const linked = typeof h['x-linked-etag'] === 'string' ? h['x-linked-etag'].replace(/^W\//, '').replace(/"/g, '') : undefined;
+    if (linked && lfsSha256 && /^[0-9a-f]{64}$/.test(linked) && linked !== lfsSha256)
+      throw new NodeError('hub_inconsistent', `${label}: the Hub links sha256 ${linked} but lists ${lfsSha256}; pull again`);
+  };
+}
+
+/**
+ * One pull at a time per install target, across processes (CLI and server): a lock file beside
+ * the staging area holding the owner's pid; a lock whose process is gone is taken over.
+ */
+async function lockTarget(lockFile: string, what: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(lockFile, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => rm(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (pid > 0 && pidAlive(pid))
+        throw new NodeError('pull_in_progress', `another pull into ${what} is running (process ${pid}); wait for it or stop it`, { status: 409 });
+      await rm(lockFile, { force: true });
+    }
+  }
+  throw new NodeError('pull_in_progress', `could not lock ${lockFile}`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function sameFiles(p: Provenance, files: HubFile[], format: PulledFormat): boolean {
@@ -316,6 +382,15 @@ async function pullUrl(url: string, req: PullRequest, s: PullSettings, opts: { s
     if (done) return result(req.name, 'checkpoint', installPath(s.modelsDir, req.name, 'checkpoint'), done, 0, 0, true);
   }
   const staged = path.join(ckpts, `.url-${createHash('sha256').update(url).digest('hex').slice(0, 32)}.safetensors`);
+  const unlock = await lockTarget(`${staged}.lock`, url);
+  try {
+    return await installUrl(url, staged, req, s, opts);
+  } finally {
+    await unlock();
+  }
+}
+
+async function installUrl(url: string, staged: string, req: PullRequest, s: PullSettings, opts: { signal?: AbortSignal; onProgress?: (p: PullProgress) => void }): Promise<PullResult> {
   const label = decodeURIComponent(new URL(url).pathname.split('/').pop() || url);
   opts.onProgress?.({ phase: 'downloading', file: label, fileIndex: 0, fileCount: 1, fileBytes: 0, bytes: 0 });
   const r = await downloadVerified(

@@ -19,6 +19,8 @@ export interface FakeRepo {
   gated?: boolean;
   /** Paths whose served bytes differ from what the listing announces. */
   corrupt?: Set<string>;
+  /** Paths whose resolve answer links another sha256 (X-Linked-Etag) than the listing. */
+  wrongLinkedEtag?: Set<string>;
 }
 
 export interface DirectFile {
@@ -66,8 +68,14 @@ export class FakeHub {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  addRepo(id: string, files: Map<string, Buffer>, opts: { gated?: boolean; corrupt?: string[] } = {}): FakeRepo {
-    const repo: FakeRepo = { files, commit: createHash('sha1').update(id).digest('hex'), ...(opts.gated ? { gated: true } : {}), ...(opts.corrupt ? { corrupt: new Set(opts.corrupt) } : {}) };
+  addRepo(id: string, files: Map<string, Buffer>, opts: { gated?: boolean; corrupt?: string[]; wrongLinkedEtag?: string[] } = {}): FakeRepo {
+    const repo: FakeRepo = {
+      files,
+      commit: createHash('sha1').update(id).digest('hex'),
+      ...(opts.gated ? { gated: true } : {}),
+      ...(opts.corrupt ? { corrupt: new Set(opts.corrupt) } : {}),
+      ...(opts.wrongLinkedEtag ? { wrongLinkedEtag: new Set(opts.wrongLinkedEtag) } : {}),
+    };
     this.repos.set(id, repo);
     for (const b of files.values()) this.blobs.set(sha256(b), b);
     return repo;
@@ -122,7 +130,8 @@ export class FakeHub {
       res.setHeader('x-repo-commit', repo.commit);
       if (isLfs(file)) {
         const sha = sha256(body);
-        res.writeHead(302, { location: `/cdn/${sha}?repo=${encodeURIComponent(id)}&file=${encodeURIComponent(file)}`, 'x-linked-etag': `"${sha}"`, 'x-linked-size': String(body.length), etag: `"${gitSha1(body)}"` });
+        const linked = repo.wrongLinkedEtag?.has(file) ? sha256(Buffer.from('other')) : sha;
+        res.writeHead(302, { location: `/cdn/${sha}?repo=${encodeURIComponent(id)}&file=${encodeURIComponent(file)}`, 'x-linked-etag': `"${linked}"`, 'x-linked-size': String(body.length), etag: `"${gitSha1(body)}"` });
         res.end();
         return;
       }
