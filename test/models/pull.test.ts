@@ -232,6 +232,24 @@ describe('pull from the Hub', () => {
     expect(existsSync(path.join(models, '.pull-same.lock'))).toBe(false);
   });
 
+  it('installs only what the resumed pull asked for, whatever an interrupted one staged', async () => {
+    hub.throttle = { chunk: 64 * 1024, delayMs: 5 };
+    const ac = new AbortController();
+    const first = pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'x', include: ['safety_checker'] }, settings(), {
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.file === 'safety_checker/model.safetensors' && p.fileBytes > 0) ac.abort();
+      },
+    });
+    await expect(first).rejects.toThrow();
+    hub.throttle = undefined;
+    expect((await tree()).some((f) => f.startsWith('.pull-x/safety_checker/'))).toBe(true);
+    const r = await pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'x' }, settings());
+    expect(r.resumedBytes).toBe(0); // finished files are re-hashed and kept, not counted as resumed
+    expect((await tree(r.path)).filter((f) => f.startsWith('safety_checker'))).toEqual([]);
+    expect(await verifyPulled((await listPulled(models))[0]!)).toEqual([]);
+  });
+
   it('checks free disk space before downloading', async () => {
     const e = await rejects(pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers' }, settings({ freeBytes: async () => 1024 })));
     expect(e.code).toBe('pull_disk_full');

@@ -6,7 +6,7 @@
 // half-installed model. An interrupted pull run again resumes from the staged bytes.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { NodeError } from '../../engine/errors.js';
@@ -277,11 +277,23 @@ async function installHub(
     await rename(stagedPath(sel.files[0]!), target);
     await writeProvenance(provenancePath(target, 'checkpoint'), provenance);
   } else {
+    await removeUnlisted(staging, new Set(sel.files.map((f) => path.join(staging, ...f.path.split('/')))));
     await writeProvenance(path.join(staging, 'maskflow-source.json'), provenance);
     await rename(staging, target);
   }
   opts.onProgress?.({ phase: 'done', fileIndex: sel.files.length, fileCount: sel.files.length, fileBytes: 0, bytes: total, total });
   return result(name, sel.format, target, provenance, downloaded, resumed, false);
+}
+
+/** Files an earlier, different pull left in the staging folder (other components, other variants). */
+async function removeUnlisted(dir: string, keep: Set<string>): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      await removeUnlisted(p, keep);
+      if (!(await readdir(p)).length) await rm(p, { recursive: true, force: true });
+    } else if (!keep.has(p)) await rm(p, { force: true });
+  }
 }
 
 /**
