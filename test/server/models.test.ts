@@ -132,3 +132,33 @@ describe('/v1/models', () => {
     expect((await api(server, 'DELETE', '/v1/models/..', undefined, KEY)).status).toBeGreaterThanOrEqual(400);
   });
 });
+
+describe('a model pulled through the API', () => {
+  it('runs an inpainting request on the same server, without a restart', async () => {
+    const { testInputs } = await import('./inpaint-helpers.js');
+    const { REAL_NODES } = await import('./helpers.js');
+    const onnxHub = await new FakeHub().start();
+    onnxHub.addRepo('maskflow/tiny-sdxl-inpaint', readTree(path.join(FIXTURE_MODELS, 'tiny-sdxl-inpaint')));
+    const dir = tempDir('mf-models-run-');
+    const s = await startTestServer({ MASKFLOW_MODELS_DIR: dir, HF_ENDPOINT: onnxHub.url }, { nodeDirs: [REAL_NODES] });
+    try {
+      const started = await api(s, 'POST', '/v1/models/pull', { source: 'maskflow/tiny-sdxl-inpaint' });
+      expect(started.status).toBe(202);
+      const done = await until(async () => {
+        const x = await api(s, 'GET', `/v1/models/pulls/${started.body.id}`);
+        return x.body.status === 'running' || x.body.status === 'queued' ? undefined : x;
+      }, 60_000);
+      expect(done.body).toMatchObject({ status: 'succeeded', result: { name: 'tiny-sdxl-inpaint', format: 'onnx' } });
+      const inputs = await testInputs();
+      const r = await api(s, 'POST', '/v1/inpaint', { prompt: 'a red apple', image_url: inputs.imageUri, mask_url: inputs.maskUri, num_inference_steps: 2, model: 'tiny-sdxl-inpaint', seed: 1 });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.images).toHaveLength(1);
+      // /health lists it (the listing is refreshed when a pull installs a model).
+      expect((await api(s, 'GET', '/health')).body.models).toContainEqual(expect.objectContaining({ name: 'tiny-sdxl-inpaint', complete: true }));
+    } finally {
+      await s.stop();
+      await onnxHub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
