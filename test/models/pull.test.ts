@@ -59,6 +59,9 @@ beforeAll(async () => {
   withExtras.set('sd_xl_tiny.safetensors', fp16Bytes);
   hub.addRepo('maskflow/tiny-sdxl-inpaint-diffusers', withExtras);
   hub.addRepo('maskflow/corrupt-diffusers', new Map(diffusersFiles), { corrupt: ['unet/diffusion_pytorch_model.fp16.safetensors'] });
+  const sd15 = new Map(diffusersFiles);
+  sd15.set('model_index.json', Buffer.from(JSON.stringify({ _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.27.2' })));
+  hub.addRepo('maskflow/sd15', sd15);
   hub.addRepo('maskflow/inconsistent', new Map([['tiny.safetensors', fp16Bytes]]), { wrongLinkedEtag: ['tiny.safetensors'] });
   hub.addRepo('maskflow/gated-ckpt', new Map([['tiny.fp16.safetensors', fp16Bytes]]), { gated: true });
   hub.addRepo('maskflow/many-ckpts', new Map([['a.safetensors', fp16Bytes], ['b.safetensors', diffusersFiles.get('vae/diffusion_pytorch_model.safetensors')!], ['notes.txt', Buffer.from('x')]]));
@@ -221,10 +224,20 @@ describe('pull from the Hub', () => {
     expect(await tree(path.join(models, 'checkpoints'))).toEqual([]);
   });
 
+  it('refuses a pipeline that is not SDXL after reading its model_index.json, before any weights', async () => {
+    const e = await rejects(pullModel({ source: 'maskflow/sd15' }, settings()));
+    expect(e.code).toBe('pull_not_sdxl');
+    expect(e.message).toContain('StableDiffusionPipeline');
+    expect(hub.requestsFor('/cdn/')).toEqual([]);
+    expect(existsSync(path.join(models, 'sd15'))).toBe(false);
+  });
+
   it('runs one pull at a time per name', async () => {
     hub.throttle = { chunk: 64 * 1024, delayMs: 10 };
-    const a = pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'same' }, settings());
-    await new Promise((r) => setTimeout(r, 100));
+    let downloading!: () => void;
+    const started = new Promise<void>((r) => (downloading = r));
+    const a = pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'same' }, settings(), { onProgress: (p) => p.phase === 'downloading' && downloading() });
+    await started;
     const b = await rejects(pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', name: 'same', include: ['safety_checker'] }, settings()));
     expect(b.code).toBe('pull_in_progress');
     await a;

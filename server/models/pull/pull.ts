@@ -226,6 +226,8 @@ async function installHub(
   opts: { signal?: AbortSignal; onProgress?: (p: PullProgress) => void },
 ): Promise<PullResult> {
   const { hub, repo, revision, info, source } = ctx;
+  // model_index.json first: it tells an SDXL pipeline from another before gigabytes are fetched.
+  sel.files.sort((a, b) => Number(b.path === 'model_index.json') - Number(a.path === 'model_index.json'));
   const total = sel.files.reduce((a, f) => a + f.size, 0);
   let already = 0;
   for (const f of sel.files) already += await stagedBytes(stagedPath(f));
@@ -265,6 +267,7 @@ async function installHub(
       downloaded += r.size - r.resumedFrom;
       resumed += r.resumedFrom;
     }
+    if (f.path === 'model_index.json') await assertSdxlPipeline(dest, repo);
     finished += f.size;
     files.push({ path: sel.format === 'checkpoint' ? `${name}.safetensors` : f.path, source: f.path, size: f.size, sha256 });
   }
@@ -283,6 +286,18 @@ async function installHub(
   }
   opts.onProgress?.({ phase: 'done', fileIndex: sel.files.length, fileCount: sel.files.length, fileBytes: 0, bytes: total, total });
   return result(name, sel.format, target, provenance, downloaded, resumed, false);
+}
+
+/** maskflow runs SDXL pipelines (diffusers' StableDiffusionXL*Pipeline, Optimum's ORTStableDiffusionXL*Pipeline). */
+async function assertSdxlPipeline(file: string, repo: string): Promise<void> {
+  let cls: unknown;
+  try {
+    cls = (JSON.parse(await readFile(file, 'utf8')) as { _class_name?: unknown })._class_name;
+  } catch {
+    throw new NodeError('pull_not_sdxl', `${repo}: model_index.json is not valid JSON`);
+  }
+  if (typeof cls !== 'string' || !/StableDiffusionXL/.test(cls))
+    throw new NodeError('pull_not_sdxl', `${repo} is a ${typeof cls === 'string' ? cls : 'pipeline without _class_name'}; maskflow runs SDXL pipelines (StableDiffusionXL…Pipeline)`);
 }
 
 /** Files an earlier, different pull left in the staging folder (other components, other variants). */
