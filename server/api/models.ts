@@ -9,7 +9,7 @@ import { deleteInstalled, listInstalled } from '../models/installed.js';
 import { ModelCatalog } from '../models/catalog.js';
 import { parseRepoRef } from '../models/pull/hub.js';
 import type { PullJob, PullJobs } from '../models/pull/pull-jobs.js';
-import { validateModelName } from '../models/pull/pull.js';
+import { redactUrl, validateModelName } from '../models/pull/pull.js';
 import { OPTIONAL_COMPONENTS } from '../models/pull/select-files.js';
 import { baseUrl, type AppDeps } from './context.js';
 import { assertSafeUrl } from './sources.js';
@@ -33,7 +33,7 @@ export function pullView(job: PullJob, base: string) {
     id: job.id,
     kind: 'pull',
     status: job.status,
-    source: job.request.source,
+    source: redactUrl(job.request.source),
     ...(job.request.name ? { name: job.request.name } : {}),
     created_at: new Date(job.createdAt).toISOString(),
     ...(job.startedAt ? { started_at: new Date(job.startedAt).toISOString() } : {}),

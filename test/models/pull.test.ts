@@ -298,7 +298,7 @@ describe('pull from the Hub', () => {
 
 describe('pull from a URL', () => {
   it('names the checkpoint from Content-Disposition and records the URL', async () => {
-    const url = `${hub.url}/dl/civitai-123?type=Model&format=SafeTensor`;
+    const url = `${hub.url}/dl/civitai-123?type=Model&format=SafeTensor&token=secret123`;
     hub.cutOnce.add(sha256(fp16Bytes));
     const r = await pullModel({ source: url }, settings({ urlAllowlist: ['127.0.0.1'] }));
     expect(r.name).toBe('Tiny_Inpaint_');
@@ -309,7 +309,8 @@ describe('pull from a URL', () => {
     expect(ranges[0]).toBeUndefined();
     expect(ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
     const prov = JSON.parse(await readFile(`${r.path}.source.json`, 'utf8'));
-    expect(prov.source).toMatchObject({ type: 'url', url, filename: 'Tiny Inpaint ✓.safetensors' });
+    expect(prov.source).toMatchObject({ type: 'url', url: url.replace('secret123', 'REDACTED'), filename: 'Tiny Inpaint ✓.safetensors' });
+    expect(JSON.stringify(prov)).not.toContain('secret123');
     expect(prov.files[0].sha256).toBe(sha256(fp16Bytes));
     expect((await tree(path.join(models, 'checkpoints'))).sort()).toEqual(['Tiny_Inpaint_.safetensors', 'Tiny_Inpaint_.safetensors.source.json']);
   });

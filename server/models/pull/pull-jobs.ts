@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { NodeError } from '../../engine/errors.js';
 import type { Logger } from '../../log.js';
-import { pullModel, type PullProgress, type PullRequest, type PullResult, type PullSettings } from './pull.js';
+import { pullModel, redactUrl, type PullProgress, type PullRequest, type PullResult, type PullSettings } from './pull.js';
 
 export type PullStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -166,7 +166,7 @@ export class PullJobs {
     const interval = this.opts.progressIntervalMs ?? 250;
     let last = 0;
     let lastPhase = '';
-    const log = this.opts.logger?.child({ pull: job.id, source: job.request.source });
+    const log = this.opts.logger?.child({ pull: job.id, source: redactUrl(job.request.source) });
     log?.info('pull started');
     try {
       const result = await pullModel(job.request, this.opts.settings, {

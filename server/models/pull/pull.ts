@@ -117,6 +117,21 @@ export function contentDispositionName(header: string | undefined): string | und
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
+const SECRET_PARAMS = /^(token|api_?key|key|access_?token|auth|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)$/i;
+
+/** A URL as provenance and job views show it: credentials in the query (Civitai's `token=`) and user info removed. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    u.username = '';
+    u.password = '';
+    for (const k of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(k)) u.searchParams.set(k, 'REDACTED');
+    return u.href;
+  } catch {
+    return raw;
+  }
+}
+
 /** The first 9 bytes of a safetensors file: a sane u64 header length, then '{'. */
 function safetensorsPrefix(label: string): (prefix: Buffer) => void {
   return (b) => {
@@ -403,7 +418,7 @@ function result(name: string, format: PulledFormat, target: string, p: Provenanc
 async function pullUrl(url: string, req: PullRequest, s: PullSettings, opts: { signal?: AbortSignal; onProgress?: (p: PullProgress) => void }): Promise<PullResult> {
   const ckpts = path.join(s.modelsDir, CHECKPOINTS_DIR);
   await mkdir(ckpts, { recursive: true });
-  const sameUrl = (p: Provenance) => p.source.type === 'url' && p.source.url === url && (!req.sha256 || p.files[0]?.sha256 === req.sha256);
+  const sameUrl = (p: Provenance) => p.source.type === 'url' && p.source.url === redactUrl(url) && (!req.sha256 || p.files[0]?.sha256 === req.sha256);
   if (req.name) {
     const done = await alreadyInstalled(installPath(s.modelsDir, req.name, 'checkpoint'), 'checkpoint', sameUrl);
     if (done) return result(req.name, 'checkpoint', installPath(s.modelsDir, req.name, 'checkpoint'), done, 0, 0, true);
@@ -435,8 +450,9 @@ async function installUrl(url: string, staged: string, req: PullRequest, s: Pull
   const fileName = cd ?? decodeURIComponent(new URL(finalUrl).pathname.split('/').pop() || 'model');
   const name = validateModelName(req.name ?? nameFromFile(fileName));
   const target = installPath(s.modelsDir, name, 'checkpoint');
-  const files: ProvenanceFile[] = [{ path: `${name}.safetensors`, source: url, size: r.size, sha256: r.sha256 }];
-  const source: PullSource = { type: 'url', url, finalUrl, ...(cd ? { filename: cd } : {}) };
+  const files: ProvenanceFile[] = [{ path: `${name}.safetensors`, source: redactUrl(url), size: r.size, sha256: r.sha256 }];
+  // A signed CDN URL's query is a short-lived credential: recorded without it.
+  const source: PullSource = { type: 'url', url: redactUrl(url), finalUrl: finalUrl.split('?')[0]!, ...(cd ? { filename: cd } : {}) };
   const provenance: Provenance = { maskflowProvenance: 1, name, format: 'checkpoint', source, pulledAt: new Date().toISOString(), files };
   if (existsSync(target)) {
     const p = await readProvenance(provenancePath(target, 'checkpoint'));
