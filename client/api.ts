@@ -20,6 +20,23 @@ export interface WorkflowSummary {
   inputs: string[];
 }
 
+export interface InstalledModel {
+  name: string;
+  format: 'onnx' | 'diffusers' | 'checkpoint';
+  kind?: 'inpaint' | 'base' | 'refiner';
+  size: number;
+  compiled: boolean;
+  complete: boolean;
+  source?: { type: 'hub'; repo: string; commit: string } | { type: 'url'; url: string };
+}
+
+export interface PullJobView {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  shared?: boolean;
+  error?: { code: string; message: string };
+}
+
 export interface Health {
   status: string;
   models: { name: string; complete: boolean; kind?: string; format?: string; error?: string }[];
@@ -58,6 +75,11 @@ export const api = {
   getWorkflow: (name: string) => call<Workflow>('GET', `/v1/workflows/${encodeURIComponent(name)}`),
   saveWorkflow: (name: string, wf: Workflow) => call<{ name: string; saved: boolean }>('PUT', `/v1/workflows/${encodeURIComponent(name)}`, wf),
   deleteWorkflow: (name: string) => call<void>('DELETE', `/v1/workflows/${encodeURIComponent(name)}`),
+  listModels: async () => (await call<{ models: InstalledModel[] }>('GET', '/v1/models')).models,
+  pullModel: (body: { source: string; name?: string; file?: string }) => call<PullJobView>('POST', '/v1/models/pull', body),
+  getPull: (id: string) => call<PullJobView>('GET', `/v1/models/pulls/${encodeURIComponent(id)}`),
+  cancelPull: (id: string) => call<unknown>('POST', `/v1/models/pulls/${encodeURIComponent(id)}/cancel`),
+  deleteModel: (name: string) => call<unknown>('DELETE', `/v1/models/${encodeURIComponent(name)}`),
   /** Uploads a file; `url` is `/v1/files/<id>`, which load-image and load-mask read from the file store (an absolute URL to this server would be refused as loopback). */
   upload: async (file: Blob) => {
     const res = await call<{ id: string; url: string }>('POST', '/v1/uploads', file);

@@ -4,6 +4,7 @@ import { api, ApiError, browserUrl } from './api.js';
 import { GraphEditor } from './graph/editor.js';
 import { connectMask, currentMaskUrl } from './mask-link.js';
 import { openMaskPainter } from './mask-painter/painter.js';
+import { ModelsPanel } from './panels/models.js';
 import { renderPalette } from './panels/palette.js';
 import { Sidebar } from './panels/sidebar.js';
 import { isPng, parseWorkflow, workflowFromPng } from './png.js';
@@ -14,6 +15,8 @@ import './style.css';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const EMPTY: Workflow = { version: 1, nodes: {} };
+/** What the no-model note suggests pulling: the SDXL inpainting model diffusers publishes. */
+const SUGGESTED_MODEL = 'diffusers/stable-diffusion-xl-1.0-inpainting-0.1';
 
 /** Node types that load an image from a `url` param get upload and mask-painting actions. */
 function isImageLoader(def: CatalogueNode): boolean {
@@ -255,6 +258,20 @@ async function main(): Promise<void> {
     })();
   });
 
+  // ---- models ----
+  const modelsPanel = new ModelsPanel({
+    status,
+    changed: (models) => {
+      // A model arrived: the no-model note says how to use it.
+      const note = $('note');
+      if (!note.hidden && note.dataset.reason === 'no-model' && models.length) {
+        note.innerHTML = `<b>Model ${models.map((m) => m.name).join(', ')} installed.</b> Open <code>sdxl-inpaint</code> to inpaint with it. <button type="button" class="close" aria-label="Dismiss">×</button>`;
+        note.querySelector('button')!.addEventListener('click', () => (note.hidden = true));
+      }
+    },
+  });
+  void modelsPanel.refresh();
+
   // ---- start ----
   await refreshList().catch(() => undefined);
   const requested = new URLSearchParams(location.search).get('workflow');
@@ -266,13 +283,16 @@ async function main(): Promise<void> {
       initial = 'classical-fill';
       const note = $('note');
       note.hidden = false;
+      note.dataset.reason = 'no-model';
       note.innerHTML =
         '<b>No diffusion model is installed</b>, so the editor opened <code>classical-fill</code> (inpainting without a model). ' +
         'To inpaint with SDXL, drop a <code>.safetensors</code> checkpoint (e.g. an SDXL inpainting model from A1111, ComfyUI or Civitai) into ' +
-        '<code>models/checkpoints/</code> (<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), or a diffusers / ONNX model folder into the models directory; ' +
-        'check it with <code>maskflow models verify</code>, reload this page and open <code>sdxl-inpaint</code>. ' +
+        '<code>models/checkpoints/</code> (<code>MASKFLOW_MODELS_DIR</code>, default <code>./models</code>), or pull one from the Hugging Face Hub or a link ' +
+        '<button type="button" class="pull" id="btn-note-pull">Pull a model…</button> ' +
+        '(or <code>npx maskflow models pull &lt;repo&gt;</code>); then open <code>sdxl-inpaint</code>. ' +
         '<button type="button" class="close" aria-label="Dismiss">×</button>';
-      note.querySelector('button')!.addEventListener('click', () => (note.hidden = true));
+      note.querySelector('button.close')!.addEventListener('click', () => (note.hidden = true));
+      $('btn-note-pull').addEventListener('click', () => modelsPanel.focusPull(SUGGESTED_MODEL));
     }
   }
   try {

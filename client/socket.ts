@@ -20,7 +20,23 @@ export type ServerMessage =
   | { type: 'run:done'; runId: string; outputs: Record<string, Record<string, unknown>>; timings?: { total: number; nodes: Record<string, number> }; executed?: string[]; cached?: string[] }
   | { type: 'run:error'; runId?: string; ref?: string; error: RunErrorInfo }
   | { type: 'run:cancelled'; runId: string; nodeId?: string }
-  | { type: 'error'; ref?: string; error: RunErrorInfo };
+  | { type: 'error'; ref?: string; error: RunErrorInfo }
+  | { type: 'pull:progress'; runId: string; progress: PullProgress }
+  | { type: 'pull:done'; runId: string; result: { name: string; format: string; alreadyInstalled: boolean } }
+  | { type: 'pull:error'; runId: string; error: RunErrorInfo }
+  | { type: 'pull:cancelled'; runId: string };
+
+/** Progress of a model pull (server/models/pull/pull.ts PullProgress). */
+export interface PullProgress {
+  phase: 'resolving' | 'downloading' | 'installing' | 'done';
+  file?: string;
+  fileIndex: number;
+  fileCount: number;
+  fileBytes: number;
+  fileTotal?: number;
+  bytes: number;
+  total?: number;
+}
 
 export interface SocketHandlers {
   message(msg: ServerMessage): void;
@@ -48,9 +64,9 @@ export class RunSocket {
     return ref;
   }
 
-  /** Follows a run again (after a reconnect); the server replays its final event if it already ended. */
-  subscribe(runId: string): void {
-    this.send({ type: 'subscribe', runId, previews: true });
+  /** Follows a run or a model pull (again, after a reconnect); the server replays its final event if it already ended. */
+  subscribe(runId: string, previews = true): void {
+    this.send({ type: 'subscribe', runId, previews });
   }
 
   cancel(runId: string): void {

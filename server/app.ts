@@ -10,6 +10,7 @@ import { healthRoutes } from './api/health.js';
 import { internalFileRoutes } from './api/internal-files.js';
 import { inpaintRoutes } from './api/inpaint.js';
 import { metricsRoutes } from './api/metrics.js';
+import { modelRoutes } from './api/models.js';
 import { nodeRoutes } from './api/nodes.js';
 import { openApiRoutes } from './api/openapi.js';
 import { runRoutes } from './api/runs.js';
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
   if (deps.config.redisUrl) app.use(internalFileRoutes(deps));
   app.use(fileRoutes(deps));
   app.use(nodeRoutes(deps));
+  app.use(modelRoutes(deps));
 
   if (deps.staticDir && existsSync(deps.staticDir)) app.use(express.static(deps.staticDir, { index: 'index.html' }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

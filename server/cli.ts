@@ -11,9 +11,13 @@ const USAGE = `usage:
                                                    run a workflow with a progress bar and write its outputs
   maskflow validate <workflow.json|name> [--input name=value ...]
                                                    list every problem of a workflow (exit 1 when invalid)
-  maskflow models list|verify [--models DIR]       list models (ONNX folders, diffusers folders, checkpoints) / check them
+  maskflow models list|verify [--models DIR]       list models (checkpoints, diffusers and ONNX folders) / check them and their recorded hashes
   maskflow models import <file|folder> [--name N] [--config DIR] [--models DIR]
                                                    add a .safetensors checkpoint or diffusers folder and compile it
+  maskflow models pull <owner/repo[@rev]|https-url> [--file NAME] [--name NAME] [--include safety_checker,...]
+                       [--sha256 HEX] [--models DIR] [--quiet]
+                                                   download a model from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN)
+                                                   or a URL, verified and resumable
   maskflow tokens <modelDir> <prompt>              token ids and count for both SDXL tokenizers (JSON)
 
   --input values are JSON when they parse as JSON, else text; name=@path reads a local file path for image inputs.`;
@@ -58,9 +62,24 @@ export async function main(argv: string[]): Promise<number> {
       case 'validate':
         return await validateCommand(rest, { out, err });
       case 'models': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { models: { type: 'string' }, name: { type: 'string' }, config: { type: 'string' } } });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            models: { type: 'string' },
+            file: { type: 'string' },
+            name: { type: 'string' },
+            include: { type: 'string' },
+            sha256: { type: 'string' },
+            quiet: { type: 'boolean' },
+            config: { type: 'string' },
+          },
+        });
         const { modelsCommand } = await import('./cli/models.js');
-        return await modelsCommand(positionals[0] ?? 'list', positionals.slice(1), values, { out, err });
+        const { pullSettings } = await import('./models/pull/pull.js');
+        const config = loadConfig();
+        const { models, ...opts } = values;
+        return await modelsCommand({ sub: positionals[0] ?? 'list', source: positionals[1], ...opts }, pullSettings({ ...config, modelsDir: models ?? config.modelsDir }), { out, err });
       }
       case 'tokens': {
         const [modelDir, ...words] = rest;

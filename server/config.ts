@@ -42,6 +42,11 @@ export interface Config {
   maxModelFileBytes: number;
   /** Time limit of one LoRA / embedding download (they are far bigger than images). */
   modelFetchTimeoutMs: number;
+  /** `models pull`: Hugging Face Hub endpoint and token (HF_ENDPOINT, HF_TOKEN, as huggingface_hub reads them). */
+  hfEndpoint: string;
+  hfToken?: string;
+  /** `models pull`: largest file a pull downloads (MASKFLOW_MAX_PULL_FILE_MB; SDXL checkpoints are 7 GB). */
+  maxPullFileBytes: number;
 
   /** Request limits. */
   maxSteps: number;
@@ -132,6 +137,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     allowLocalPaths: false,
     maxModelFileBytes: int(env, 'MASKFLOW_MAX_MODEL_FILE_MB', 2048) * 1024 * 1024,
     modelFetchTimeoutMs: int(env, 'MASKFLOW_MODEL_FETCH_TIMEOUT_MS', 300000),
+    hfEndpoint: env.HF_ENDPOINT || 'https://huggingface.co',
+    hfToken: env.HF_TOKEN || undefined,
+    maxPullFileBytes: int(env, 'MASKFLOW_MAX_PULL_FILE_MB', 16384) * 1024 * 1024,
     maxSteps: int(env, 'MASKFLOW_MAX_STEPS', 150),
     maxSide: int(env, 'MASKFLOW_MAX_SIDE', 2048),
     maxNumImages: int(env, 'MASKFLOW_MAX_NUM_IMAGES', 8),

@@ -24,6 +24,8 @@ import { LocalFileStore } from './storage/local-file-store.js';
 import { startExecution, type Execution } from './execution.js';
 import type { WorkerStats } from './worker/protocol.js';
 import { WsHub } from './ws/hub.js';
+import { PullJobs } from './models/pull/pull-jobs.js';
+import { pullSettings } from './models/pull/pull.js';
 import { startWebhooks } from './api/webhooks.js';
 
 export interface StartOptions {
@@ -89,7 +91,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
   const files = new LocalFileStore(path.join(config.dataDir, 'files'));
   const metrics = new Metrics();
-  const models = modelWatcher(catalogFor(config, logger), config, logger);
+  const catalog = catalogFor(config, logger);
+  const models = modelWatcher(catalog, config, logger);
+  const pulls = new PullJobs({ settings: pullSettings(config), logger: logger.child({ component: 'pull' }), onInstalled: () => models.refresh() });
 
   let execution: Execution;
   try {
@@ -155,6 +159,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         })
         .catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'hashing job inputs failed'));
     },
+    pulls,
+    catalog,
+    onModelsChanged: () => models.refresh(),
     staticDir: opts.staticDir ?? path.join(ROOT, 'client/dist'),
     startedAt: Date.now(),
   };
@@ -181,6 +188,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const close = () =>
     (closed ??= (async () => {
       closing = true;
+      await pulls.close();
       await queue.close();
       stopWebhooks();
       hub.close();

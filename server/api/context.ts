@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { JobRecord } from '../queue/job-store.js';
+import type { ModelCatalog } from '../models/catalog.js';
+import type { PullJobs } from '../models/pull/pull-jobs.js';
 import { FILE_ID, type LocalFileStore } from '../storage/local-file-store.js';
 import type { WorkflowStore } from './workflow-store.js';
 
@@ -50,6 +52,12 @@ export interface AppDeps {
   uploadIndex?: { uploadByHash(sha256: string): string | undefined; putUploadHash(sha256: string, id: string): void };
   /** DNS resolver for URL checks (tests inject one). */
   resolve?: Resolver;
+  /** Model pulls started through the API (POST /v1/models/pull). */
+  pulls?: PullJobs;
+  /** The model catalogue GET /v1/models builds on (default: a fresh one over modelsDir). */
+  catalog?: Pick<ModelCatalog, 'list' | 'removeCompiled'>;
+  /** Models were installed or deleted: refresh cached listings. */
+  onModelsChanged?: () => void;
   /** Static editor build to serve at / (optional). */
   staticDir?: string;
   startedAt?: number;

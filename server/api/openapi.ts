@@ -6,6 +6,7 @@ import { WorkflowSchema } from '../engine/workflow.js';
 import type { AppDeps } from './context.js';
 import { SCHEMAS } from './inpaint-schema.js';
 import { NamedRunRequestSchema, RunRequestSchema } from './runs.js';
+import { PullRequestSchema } from './models.js';
 
 type Json = Record<string, unknown>;
 
@@ -51,6 +52,36 @@ export function buildOpenApi(deps: AppDeps): Json {
   schemas.RunRequest = component(RunRequestSchema);
   schemas.NamedRunRequest = component(NamedRunRequestSchema);
   schemas.Workflow = component(WorkflowSchema);
+  schemas.PullRequest = component(PullRequestSchema);
+  schemas.Pull = {
+    type: 'object',
+    description: 'A model pull job. Websocket: subscribe with its id for pull:progress, pull:done, pull:error, pull:cancelled.',
+    properties: {
+      id: { type: 'string' },
+      kind: { const: 'pull' },
+      status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
+      progress: { type: 'object', additionalProperties: true, description: 'phase, file, file_index, file_count, file_bytes, file_total, bytes, total' },
+      result: { type: 'object', additionalProperties: true, description: 'name, format, already_installed, bytes_downloaded, source, files (path, size, sha256)' },
+      error: ref('Error'),
+      shared: { type: 'boolean', description: 'POST only: an unfinished pull of the same source was joined' },
+      status_url: { type: 'string' },
+    },
+    additionalProperties: true,
+  };
+  schemas.InstalledModel = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      format: { type: 'string', enum: ['onnx', 'diffusers', 'checkpoint'] },
+      kind: { type: 'string', enum: ['inpaint', 'base', 'refiner'] },
+      size: { type: 'integer', description: 'bytes on disk' },
+      compiled: { type: 'boolean' },
+      complete: { type: 'boolean' },
+      source: { type: 'object', additionalProperties: true, description: 'provenance of a pulled model (Hub repo, revision, commit; or URL)' },
+    },
+    required: ['name', 'format', 'size', 'compiled', 'complete'],
+    additionalProperties: true,
+  };
   schemas.Run = { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] } }, additionalProperties: true };
   const keyed = deps.config.apiKeys.length > 0;
   return {
@@ -156,6 +187,32 @@ export function buildOpenApi(deps: AppDeps): Json {
       },
       '/v1/runs/{id}': { get: { summary: 'A run: status, progress, outputs', operationId: 'getRun', parameters: [idParam('id')], responses: { '200': json(ref('Run')), ...errors(401, 404) } } },
       '/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run', operationId: 'cancelRun', parameters: [idParam('id')], responses: { '202': json(AnyObject), ...errors(400, 401, 404) } } },
+      '/v1/models': {
+        get: {
+          summary: 'Installed models with kind, format, size, provenance',
+          operationId: 'listModels',
+          responses: { '200': json({ type: 'object', properties: { models: { type: 'array', items: ref('InstalledModel') }, default_model: { type: ['string', 'null'] } } }), ...errors(401) },
+        },
+      },
+      '/v1/models/pull': {
+        post: {
+          summary: 'Pull a model from the Hugging Face Hub or an https URL (a job; verified, resumable)',
+          operationId: 'pullModel',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('PullRequest') } } },
+          responses: { '202': json(ref('Pull'), 'Started'), '200': json(ref('Pull'), 'Joined the unfinished pull of the same source'), ...errors(400, 401, 415, 422, 503) },
+        },
+      },
+      '/v1/models/pulls': { get: { summary: 'Recent pulls, newest first', operationId: 'listPulls', responses: { '200': json({ type: 'object', properties: { pulls: { type: 'array', items: ref('Pull') } } }), ...errors(401) } } },
+      '/v1/models/pulls/{id}': { get: { summary: 'A pull: status, progress, result or error', operationId: 'getPull', parameters: [idParam('id')], responses: { '200': json(ref('Pull')), ...errors(401, 404) } } },
+      '/v1/models/pulls/{id}/cancel': { post: { summary: 'Cancel a pull (staged bytes stay for a resume)', operationId: 'cancelPull', parameters: [idParam('id')], responses: { '202': json(AnyObject), ...errors(401, 404) } } },
+      '/v1/models/{name}': {
+        delete: {
+          summary: 'Delete an installed model (folder, or checkpoint and its provenance)',
+          operationId: 'deleteModel',
+          parameters: [idParam('name')],
+          responses: { '200': json({ type: 'object', properties: { name: { type: 'string' }, format: { type: 'string' }, deleted: { const: true } } }), ...errors(400, 401, 404, 409) },
+        },
+      },
       '/health': { get: { summary: 'Models, execution provider, queue depth, worker state', operationId: 'health', security: [], responses: { '200': json(AnyObject), '503': json(AnyObject, 'No worker ready') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', operationId: 'metrics', responses: { '200': { description: 'text/plain exposition', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     },

@@ -49,6 +49,8 @@ export interface CompileOptions {
 }
 
 const safeName = (n: string) => n.replace(/[^A-Za-z0-9._-]/g, '_');
+/** Every compiled folder of a model name starts with this (any dtype, any version of the file). */
+export const compiledPrefix = (name: string) => `${safeName(name)}-`;
 
 export function cacheKey(plan: CheckpointPlan, dtype: string): string {
   const h = createHash('sha256');
@@ -202,7 +204,7 @@ export function writeAtomically(dir: string, write: (tmp: string) => void): void
 
 /** Older compiles of the same model (changed file or config, or an older compiler). */
 function pruneStale(plan: CheckpointPlan, keep: string, root: string): void {
-  const prefix = `${safeName(plan.name)}-`;
+  const prefix = compiledPrefix(plan.name);
   for (const e of readdirSync(root)) {
     const full = path.join(root, e);
     if (full === keep || !e.startsWith(prefix) || e.includes('.tmp-')) continue;

@@ -2,6 +2,12 @@
 // current node's own steps. Without a TTY it prints one line per node instead.
 import type { RunEvent } from '../engine/events.js';
 
+/** `[#####-----]` for a fraction in [0, 1]. */
+export function barText(frac: number, width = 30): string {
+  const filled = Math.round(Math.min(1, Math.max(0, frac)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
 export class ProgressBar {
   private total = 0;
   private finished = 0;
@@ -49,10 +55,7 @@ export class ProgressBar {
 
   private draw(): void {
     if (this.quiet) return;
-    const width = 30;
-    const frac = this.total ? this.finished / this.total : 0;
-    const filled = Math.round(frac * width);
-    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    const bar = barText(this.total ? this.finished / this.total : 0);
     this.stream.write(`\r\x1b[2K${bar} ${this.finished}/${this.total} ${this.current}${this.step}`);
   }
 

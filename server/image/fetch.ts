@@ -33,6 +33,13 @@ export interface SafeFetchOptions {
    * each chunk is passed here, awaited, and `bytes` of the result is empty.
    */
   onData?: (chunk: Uint8Array) => void | Promise<void>;
+  /**
+   * Streaming downloads of gigabytes: the timeout restarts with every received chunk and lasts this
+   * long (`timeoutMs` then bounds only the wait for the first byte).
+   */
+  idleTimeoutMs?: number;
+  /** Sees every response's status and headers, redirects included (Hub metadata headers, Content-Range). */
+  onResponse?: (status: number, headers: http.IncomingHttpHeaders, url: URL) => void;
 }
 
 export interface SafeFetchResult {
@@ -191,10 +198,20 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
   const first = parseUrl(raw);
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const expire = () => {
     timedOut = true;
     controller.abort();
-  }, opts.timeoutMs);
+  };
+  let timer = setTimeout(expire, opts.timeoutMs);
+  const idle = opts.idleTimeoutMs;
+  const onData =
+    idle !== undefined && opts.onData
+      ? (chunk: Uint8Array) => {
+          clearTimeout(timer);
+          timer = setTimeout(expire, idle);
+          return opts.onData!(chunk);
+        }
+      : opts.onData;
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) controller.abort();
@@ -212,6 +229,12 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
       if (controller.signal.aborted) throw new Error('aborted');
       const target = await Promise.race([assertPublicUrl(url, opts.allowlist, opts.resolve), aborted]);
       const res = await Promise.race([send(target, headers, method, body, controller.signal), aborted]);
+      try {
+        opts.onResponse?.(res.status, res.headers, url);
+      } catch (err) {
+        res.body.destroy();
+        throw err;
+      }
       const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && res.status !== 304 && location) {
         res.body.resume();
@@ -234,14 +257,14 @@ export async function safeFetch(raw: string | URL, opts: SafeFetchOptions): Prom
         res.body.resume();
         throw new NodeError('url_http_error', `"${url.hostname}" answered HTTP ${res.status} for ${url.pathname}`, { host: url.hostname, status: res.status });
       }
-      const bytes = await Promise.race([readBody(res, url, opts.maxBytes, opts.onData), aborted]);
+      const bytes = await Promise.race([readBody(res, url, opts.maxBytes, onData), aborted]);
       const contentType = String(res.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
       return { bytes, contentType, finalUrl: url.href, status: res.status };
     }
   } catch (err) {
     if (err instanceof NodeError) throw err;
     if (timedOut) {
-      throw new NodeError('url_timeout', `fetching from "${url.hostname}" took longer than ${opts.timeoutMs} ms`, { host: url.hostname });
+      throw new NodeError('url_timeout', `fetching from "${url.hostname}" took longer than ${opts.timeoutMs} ms${idle !== undefined ? ` to start or stalled for ${idle} ms` : ''}`, { host: url.hostname });
     }
     if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted');
     throw new NodeError('url_fetch_failed', `could not fetch from "${url.hostname}": ${(err as Error).message}`, { host: url.hostname });

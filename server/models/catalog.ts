@@ -1,13 +1,13 @@
 // Model folders (Hugging Face Optimum ONNX layout) under the models directory: which
 // exist, whether each is complete, and what their configs say the pipeline must do.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
 import { compiledWeightDtype } from './inference-options.js';
 import { checkpointPath, discoverModels, matchModelName, statFollow, type ModelEntry, type ModelFormat } from '../checkpoints/discovery.js';
-import { compileCheckpoint, compiledDir, type CompiledManifest } from '../checkpoints/compile.js';
+import { compileCheckpoint, compiledDir, compiledPrefix, type CompiledManifest } from '../checkpoints/compile.js';
 import { planBytes, planDiffusersFolder, planSingleFile, type CheckpointKind, type CheckpointPlan } from '../checkpoints/plan.js';
 import { refusePickle } from '../checkpoints/read-header.js';
 
@@ -269,6 +269,21 @@ export class ModelCatalog {
     }
     this.infos.set(resolved, { stamp, info });
     return info;
+  }
+
+  /** Deletes the compiled graphs of a model (they hard-link its weights: deleting the file alone frees no disk). */
+  removeCompiled(name: string): number {
+    if (!existsSync(this.compiledDir)) return 0;
+    const names = new Set([name, name.endsWith('.safetensors') ? name : `${name}.safetensors`].map(compiledPrefix));
+    let removed = 0;
+    for (const d of readdirSync(this.compiledDir)) {
+      if (![...names].some((p) => d.startsWith(p))) continue;
+      rmSync(path.join(this.compiledDir, d), { recursive: true, force: true });
+      removed++;
+    }
+    this.infos.delete(name);
+    this.plans.delete(name);
+    return removed;
   }
 
   componentPath(name: string, component: Component): string {

@@ -7,6 +7,7 @@ import type { RunEvent } from '../engine/events.js';
 import { ApiKeys, identityOf, keyFromAuthorization, type RateLimiter } from '../auth.js';
 import { HttpError } from '../http-errors.js';
 import type { JobRecord } from '../queue/job-store.js';
+import type { PullEvent, PullJob } from '../models/pull/pull-jobs.js';
 import { withFileUrls, type AppDeps } from '../api/context.js';
 import { submitJob } from '../api/jobs.js';
 import { compileBody } from '../api/validation.js';
@@ -36,7 +37,7 @@ function keyFromUpgrade(req: IncomingMessage): string | undefined {
   return url.searchParams.get('api_key') ?? undefined;
 }
 
-const FINAL = new Set(['run:done', 'run:error', 'run:cancelled']);
+const FINAL = new Set(['run:done', 'run:error', 'run:cancelled', 'pull:done', 'pull:error', 'pull:cancelled']);
 
 export class WsHub {
   private readonly wss: WebSocketServer;
@@ -46,6 +47,7 @@ export class WsHub {
     Object.entries(CLIENT_MESSAGE_SCHEMAS).map(([type, schema]) => [type, compileBody<ClientMessage>(schema)]),
   ) as Record<string, (m: unknown) => ClientMessage>;
   private readonly unsubscribeQueue: () => void;
+  private readonly unsubscribePulls: () => void;
 
   constructor(
     private readonly deps: AppDeps,
@@ -53,6 +55,8 @@ export class WsHub {
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxBodyBytes });
     this.unsubscribeQueue = deps.queue.subscribe((e) => this.onRunEvent(e));
+    // Model pulls are jobs of their own registry; their pull:* events reach subscribers the same way.
+    this.unsubscribePulls = deps.pulls?.subscribe((e) => this.onRunEvent(e)) ?? (() => {});
   }
 
   /** Routes `upgrade` requests for /ws here; others are refused. */
@@ -72,6 +76,7 @@ export class WsHub {
 
   close(): void {
     this.unsubscribeQueue();
+    this.unsubscribePulls();
     for (const c of this.clients) c.ws.terminate();
     this.wss.close();
   }
@@ -149,13 +154,16 @@ export class WsHub {
         return;
       }
       case 'cancel': {
-        const result = this.deps.queue.cancel(msg.runId);
+        let result: string = this.deps.queue.cancel(msg.runId);
+        if (result === 'unknown' && this.deps.pulls) result = this.deps.pulls.cancel(msg.runId);
         if (result === 'unknown') throw new HttpError(404, 'not_found', `run "${msg.runId}" not found`, 'runId');
         this.send(client, { type: 'cancel:ok', runId: msg.runId, result, ...(msg.ref ? { ref: msg.ref } : {}) });
         return;
       }
       case 'subscribe': {
         const job = this.deps.queue.get(msg.runId);
+        const pull = job ? undefined : this.deps.pulls?.get(msg.runId);
+        if (pull) return this.subscribePull(client, pull, msg.ref);
         if (!job) throw new HttpError(404, 'not_found', `run "${msg.runId}" not found`, 'runId');
         this.send(client, {
           type: 'subscribed',
@@ -176,6 +184,14 @@ export class WsHub {
     }
   }
 
+  private subscribePull(client: Client, pull: PullJob, ref: string | undefined): void {
+    this.send(client, { type: 'subscribed', runId: pull.id, kind: 'pull', status: pull.status, ...(pull.progress ? { progress: pull.progress } : {}), ...(ref ? { ref } : {}) });
+    if (pull.status === 'queued' || pull.status === 'running') this.addSub(client, pull.id, false);
+    else if (pull.status === 'succeeded') this.send(client, { type: 'pull:done', runId: pull.id, result: pull.result });
+    else if (pull.status === 'failed') this.send(client, { type: 'pull:error', runId: pull.id, error: pull.error });
+    else this.send(client, { type: 'pull:cancelled', runId: pull.id });
+  }
+
   /** The final event of a finished job, as a late subscriber sees it. */
   private finalEventOf(job: JobRecord, base: string): object {
     if (job.status === 'succeeded') return { type: 'run:done', runId: job.id, outputs: withFileUrls(job.outputs, base), timings: job.timings };
@@ -183,7 +199,7 @@ export class WsHub {
     return { type: 'run:cancelled', runId: job.id };
   }
 
-  private onRunEvent(e: RunEvent): void {
+  private onRunEvent(e: RunEvent | PullEvent): void {
     const subs = this.byRun.get(e.runId);
     if (!subs?.size) return;
     if (e.type === 'run:queued') return; // subscribers got it as the reply to `run`
