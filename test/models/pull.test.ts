@@ -348,3 +348,21 @@ describe('a pulled model runs', () => {
     expect(code, lines.join('\n')).toBe(0);
   });
 });
+
+describe('a pulled checkpoint runs (compiled by maskflow)', () => {
+  it('a diffusers repo pulled with its fp16 variant files replays the fp16 golden through --checkpoint', async () => {
+    const r = await pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers' }, settings());
+    expect(r.format).toBe('diffusers');
+    const lines: string[] = [];
+    const args = [path.join(FIX, 'goldens/ckpt_inpaint9_fp16_euler_s100'), '--checkpoint', r.path, '--out', path.join(tmp, 'out'), '--threads', '1', '--check'];
+    expect(await goldenMain(args, (l) => lines.push(l)), lines.join('\n')).toBe(0);
+  });
+
+  it('a single fp16 file pulled from a repo replays the fp16 golden with its config folder', async () => {
+    const r = await pullModel({ source: 'maskflow/tiny-sdxl-inpaint-diffusers', file: 'sd_xl_tiny.safetensors' }, settings());
+    expect(r.format).toBe('checkpoint');
+    const lines: string[] = [];
+    const args = [path.join(FIX, 'goldens/ckpt_inpaint9_fp16_euler_s100'), '--checkpoint', r.path, '--config', path.join(FIX, 'checkpoints/tiny-sdxl-inpaint.config'), '--out', path.join(tmp, 'out'), '--threads', '1', '--check'];
+    expect(await goldenMain(args, (l) => lines.push(l)), lines.join('\n')).toBe(0);
+  });
+});
