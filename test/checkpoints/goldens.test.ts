@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import '../../server/models/golden-adapters.js';
 import { replayGoldenCase } from '../../server/sdxl/golden-replay.js';
 import { goldenMain } from '../../server/sdxl/golden-cli.js';
@@ -29,6 +29,17 @@ interface Meta {
 const components = readdirSync(COMP).filter((c) => !c.startsWith('controlnet_'));
 const componentOf = (m: Meta) => m.model.split('/')[2] as Component;
 
+/** A component golden's inputs in the dtypes the session declares, plus zero ControlNet residuals. */
+function componentFeeds(s: InferenceSession, c: string, m: Meta): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = noResiduals(s);
+  for (const [name, spec] of Object.entries(m.inputs)) {
+    const data = readTensor(path.join(COMP, c), spec);
+    const im = inputMeta(s, name);
+    feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
+  }
+  return feeds;
+}
+
 const matrix: [string, string][] = [];
 for (const c of components) {
   if (!c.startsWith('unet_base')) matrix.push([SINGLE, c], [DIFFUSERS, c]);
@@ -39,13 +50,8 @@ describe('component goldens from compiled checkpoints (1e-4)', () => {
   it.each(matrix)('%s: %s', async (model, c) => {
     const m = JSON.parse(readFileSync(path.join(COMP, c, 'meta.json'), 'utf8')) as Meta;
     const s = await store.getSession({ model, loras: [], embeddings: [] }, componentOf(m));
-    const feeds: Record<string, Tensor> = {};
-    for (const [name, spec] of Object.entries(m.inputs)) {
-      const data = readTensor(path.join(COMP, c), spec);
-      const im = inputMeta(s, name);
-      feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
-    }
-    const out = await s.run({ ...noResiduals(s), ...feeds });
+    const feeds = componentFeeds(s, c, m);
+    const out = await s.run(feeds);
     for (const [name, spec] of Object.entries(m.outputs)) {
       expect(out[name]!.dims).toEqual(spec.shape);
       expect(maxAbsDiff(outputF32(out[name], name), readTensor(path.join(COMP, c), spec) as Float32Array), `${c} ${name}`).toBeLessThanOrEqual(1e-4);
@@ -96,13 +102,8 @@ describe('float16 compile (the CUDA weight dtype)', () => {
     expect(inputMeta(s, 'sample').type).toBe('float16');
     const c = 'unet_inpaint_b2_16x16_t500_ts1';
     const m = JSON.parse(readFileSync(path.join(COMP, c, 'meta.json'), 'utf8')) as Meta;
-    const feeds: Record<string, Tensor> = {};
-    for (const [name, spec] of Object.entries(m.inputs)) {
-      const data = readTensor(path.join(COMP, c), spec);
-      const im = inputMeta(s, name);
-      feeds[name] = data instanceof Float32Array ? floatInput(im, data, spec.shape) : numericInput(im, Array.from(data as ArrayLike<number | bigint>, Number), spec.shape);
-    }
-    const out = await s.run({ ...noResiduals(s), ...feeds });
+    const feeds = componentFeeds(s, c, m);
+    const out = await s.run(feeds);
     // fp16 weights and arithmetic: ~1e-3 from the fp32 reference; a wiring mistake is O(1).
     expect(maxAbsDiff(outputF32(out.out_sample, 'out_sample'), readTensor(path.join(COMP, c), m.outputs.out_sample!) as Float32Array)).toBeLessThan(1e-2);
   });
