@@ -280,7 +280,7 @@ describe('editor without models, on a tablet', () => {
       const { page, errors, context } = await openPage(browser, bare.url, { width: 820, height: 1180 }, { touch: true });
       await waitStatus(page, /Opened classical-fill/);
       expect(await page.locator('#note').isVisible()).toBe(true);
-      expect(await page.locator('#note').textContent()).toMatch(/models directory/);
+      expect(await page.locator('#note').textContent()).toMatch(/models\/checkpoints\//);
       expect(Object.keys((await workflow(page)).nodes)).toContain('load_image');
       await screenshot(page, 'e2e-06-tablet-classical-fill');
       // the side panel slides in on narrow screens

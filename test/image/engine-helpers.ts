@@ -13,6 +13,7 @@ import { NodeRegistry } from '../../server/engine/registry.js';
 import { validateWorkflow } from '../../server/engine/validate.js';
 import { silentLogger } from '../../server/log.js';
 import { LocalFileStore } from '../../server/storage/local-file-store.js';
+import cannyEdges from '../../nodes/image/canny-edges.js';
 import composite from '../../nodes/image/composite.js';
 import cropToMask from '../../nodes/image/crop-to-mask.js';
 import fillMasked from '../../nodes/image/fill-masked.js';
@@ -23,7 +24,7 @@ import uncrop from '../../nodes/image/uncrop.js';
 import loadMask from '../../nodes/mask/load-mask.js';
 import prepareMask from '../../nodes/mask/prepare-mask.js';
 
-export const IMAGE_NODES = [composite, cropToMask, fillMasked, loadImage, resize, saveImage, uncrop, loadMask, prepareMask] as unknown as AnyNodeDefinition[];
+export const IMAGE_NODES = [cannyEdges, composite, cropToMask, fillMasked, loadImage, resize, saveImage, uncrop, loadMask, prepareMask] as unknown as AnyNodeDefinition[];
 
 export interface Harness {
   config: Config;

@@ -79,7 +79,7 @@ describe('SDXL workflows', () => {
 
     const again = await run(wf('sdxl-inpaint'), { ...inputs, seed: 8 });
     expect(again.executed.sort()).toEqual(['composite', 'decode', 'safety', 'sampler', 'save']);
-    expect(again.cached.sort()).toEqual(['emb', 'encode', 'expand', 'image', 'lora', 'mask', 'model', 'prep', 'text']);
+    expect(again.cached.sort()).toEqual(['controlnets', 'emb', 'encode', 'expand', 'image', 'lora', 'mask', 'model', 'prep', 'text']);
 
     const newPrompt = await run(wf('sdxl-inpaint'), { ...inputs, seed: 8, prompt: 'a blue fox' });
     expect(newPrompt.executed).not.toContain('encode');
