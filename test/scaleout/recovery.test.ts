@@ -90,7 +90,7 @@ describe('scale-out recovery', () => {
     server = await start();
     const end = await finished(id);
     expect(end.status).toBe('succeeded');
-    expect(end.attempts).toBe(2); // dispatched again after the restart, attached to the same BullMQ job
+    expect(end.attempts).toBe(1); // re-attached after the restart: one run, not two
     expect((await fetch(end.outputs.save.images[0].url)).status).toBe(200);
     await stopAllWorkers();
   });
