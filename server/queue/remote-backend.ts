@@ -164,8 +164,16 @@ export class RemoteBackend implements ExecutionBackend {
   private setConnected(connected: boolean, error?: string): void {
     if (this.status.connected === connected) return;
     this.status = { connected, since: Date.now(), ...(error ? { error } : {}) };
-    if (connected) this.log.info('connected to Redis');
-    else this.log.warn({ error }, 'Redis is unreachable; jobs wait in the queue, running ones go on');
+    if (connected) {
+      this.log.info('connected to Redis');
+      return;
+    }
+    this.log.warn({ error }, 'Redis is unreachable; jobs wait in the queue, running ones go on');
+    // Without Redis no worker is reachable: jobs wait in the SQLite queue instead of failing.
+    if (this.live.length) {
+      this.live = [];
+      for (const l of this.capacityListeners) l();
+    }
   }
 
   /** How long Redis has been answering (0 while it does not). */
@@ -278,11 +286,6 @@ export class RemoteBackend implements ExecutionBackend {
       const message = err instanceof Error ? err.message : String(err);
       this.log.warn({ err: message }, 'refreshing remote workers failed');
       this.setConnected(false, message);
-      // Without Redis no worker is reachable: jobs wait in the SQLite queue instead of failing.
-      if (this.live.length) {
-        this.live = [];
-        for (const l of this.capacityListeners) l();
-      }
     } finally {
       this.refreshing = false;
     }
