@@ -323,6 +323,8 @@ export class LocalQueue implements JobQueue {
   private discardDuplicate(runId: string, { final, attempt }: OrphanResult): void {
     const job = this.store.get(runId);
     if (!job || job.status === 'queued' || job.status === 'running') return; // not finished: the backend's poll settles it
+    const known = job.attemptLog?.find((a) => a.worker === attempt.worker && a.startedAt === attempt.startedAt);
+    if (known && (known.outcome === 'succeeded' || known.outcome === 'failed' || known.outcome === 'cancelled')) return; // the winning run, reported twice
     const kept = fileIdsOf(job.outputs);
     const extra = final.type === 'run:done' ? [...fileIdsOf(final.outputs)].filter((id) => !kept.has(id)) : [];
     this.store.setAttempts(runId, upsertAttempt(job.attemptLog ?? [], { ...attempt, endedAt: attempt.endedAt ?? Date.now(), outcome: 'discarded' }));
