@@ -5,6 +5,7 @@ import type { RunEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { FILE_ID } from '../storage/local-file-store.js';
 import type { RunJob } from '../worker/protocol.js';
 import type { FinalEvent } from '../worker/pool.js';
 import { IdempotencyConflictError, QueueFullError, type CancelResult, type JobProgress, type JobQueue, type QueueListener, type QueueStats, type SubmitResult } from './job-queue.js';
@@ -64,7 +65,7 @@ function fileIdsOf(v: unknown, out = new Set<string>()): Set<string> {
   if (Array.isArray(v)) for (const x of v) fileIdsOf(x, out);
   else if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    if (typeof o.id === 'string' && ('filename' in o || 'contentType' in o || 'content_type' in o)) out.add(o.id);
+    if (typeof o.id === 'string' && FILE_ID.test(o.id) && ('filename' in o || 'contentType' in o || 'content_type' in o)) out.add(o.id);
     for (const x of Object.values(o)) fileIdsOf(x, out);
   }
   return out;

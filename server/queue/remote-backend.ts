@@ -14,6 +14,7 @@ import { isFinal, type FinalEvent } from '../worker/pool.js';
 import type { JobAttempt } from './job-store.js';
 import type { BackendFinal, ExecutionBackend, OrphanResult } from './local-queue.js';
 import {
+  bullConnection,
   CANCEL_CHANNEL,
   CANCEL_KEY_TTL_S,
   cancelKey,
@@ -23,6 +24,7 @@ import {
   HEARTBEAT_TTL_MS,
   JOBS_QUEUE,
   readHeartbeats,
+  reconnectDelayMs,
   resultKey,
   type EventMessage,
   type RunAttempt,
@@ -81,6 +83,8 @@ export class RemoteBackend implements ExecutionBackend {
   private readonly active = new Map<string, ActiveRun>();
   private readonly capacityListeners: Array<() => void> = [];
   private readonly orphanListeners: Array<(runId: string, orphan: OrphanResult) => void> = [];
+  /** Runs that ended with "requeue", by job: their BullMQ record is stale once the job is handed out again. */
+  private readonly requeued = new Map<string, Set<string>>();
   private live: WorkerHeartbeat[] = [];
   private timer?: NodeJS.Timeout;
   private refreshing = false;
@@ -91,9 +95,9 @@ export class RemoteBackend implements ExecutionBackend {
   constructor(private readonly opts: RemoteBackendOptions) {
     this.log = opts.logger;
     // Commands fail fast instead of queueing forever while Redis is down; BullMQ gets its own connections.
-    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
-    this.sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    this.queue = new Queue(JOBS_QUEUE, { connection: { url: opts.redisUrl, maxRetriesPerRequest: null } });
+    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, retryStrategy: reconnectDelayMs });
+    this.sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: reconnectDelayMs });
+    this.queue = new Queue(JOBS_QUEUE, { connection: bullConnection(opts.redisUrl) });
     for (const c of [this.redis, this.sub]) c.on('error', (err: Error) => this.log.warn({ err: err.message }, 'redis connection error'));
     this.redis.on('ready', () => this.setConnected(true));
     this.redis.on('close', () => this.setConnected(false, 'connection closed'));
@@ -255,6 +259,8 @@ export class RemoteBackend implements ExecutionBackend {
     }
     run.open.clear();
     const requeue = 'attempt' in result && result.requeue === true;
+    if (requeue) this.requeued.set(runId, new Set(this.requeued.get(runId)).add(attemptKey(result.attempt)));
+    else this.requeued.delete(runId);
     // A duplicate still running somewhere is stopped; its result, if any, is discarded.
     if (duplicates && !requeue) this.redis.publish(CANCEL_CHANNEL, JSON.stringify({ runId })).catch(() => {});
     this.settle(run, requeue ? { ...final, requeue } : final);
@@ -333,7 +339,14 @@ export class RemoteBackend implements ExecutionBackend {
     if (!stored && !job) return this.onMissing(run);
     if (job) {
       const state = await job.getState();
-      if (state === 'completed') result = this.recordOf(job.returnvalue) ?? this.unreadable(runId);
+      const record = state === 'completed' ? this.recordOf(job.returnvalue) : undefined;
+      if (record?.requeue && this.requeued.get(runId)?.has(attemptKey(record.attempt))) {
+        // The previous run's record (its pub/sub report came first): replace it with this dispatch.
+        await job.remove();
+        await this.addJob(run.job);
+        return;
+      }
+      if (state === 'completed') result = record ?? this.unreadable(runId);
       else if (state === 'failed') result = this.failureOf(job);
       else return;
     }

@@ -26,6 +26,10 @@ export const RESULT_TTL_S = 7 * 24 * 3600;
 export const WORKER_KEY_PREFIX = 'maskflow:worker:';
 export const HEARTBEAT_MS = 1000;
 export const HEARTBEAT_TTL_MS = 5000;
+/** Reconnect delays after a Redis outage, however long it was: at most 2 s. */
+export const reconnectDelayMs = (times: number) => Math.min(times * 100, 2000);
+/** BullMQ connection options (BullMQ's own default backs off to 20 s between reconnects). */
+export const bullConnection = (url: string) => ({ url, maxRetriesPerRequest: null, retryStrategy: reconnectDelayMs });
 /** How often a running worker checks that the API node still accepts its key. */
 export const KEY_CHECK_MS = 10_000;
 /** HTTP, worker -> API node: where a worker stores outputs (mounted only in scale-out mode). */

@@ -13,6 +13,7 @@ import type { RunErrorInfo } from '../engine/errors.js';
 import type { RunEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import {
+  bullConnection,
   CANCEL_CHANNEL,
   cancelKey,
   encodeWire,
@@ -23,6 +24,7 @@ import {
   JOBS_QUEUE,
   KEY_CHECK_MS,
   readHeartbeats,
+  reconnectDelayMs,
   RESULT_TTL_S,
   resultKey,
   WORKER_KEY_PREFIX,
@@ -124,8 +126,8 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
 
   const pool = new WorkerPool(config, { nodeDirs: opts.nodeDirs, logger: log.child({ component: 'pool' }) });
   await pool.start();
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const sub = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy: reconnectDelayMs });
+  const sub = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy: reconnectDelayMs });
   for (const c of [redis, sub]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
 
   /** Runs executing here, with their start time. */
@@ -234,7 +236,7 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
   };
 
   const worker = new Worker(JOBS_QUEUE, processJob, {
-    connection: { url: redisUrl, maxRetriesPerRequest: null },
+    connection: bullConnection(redisUrl),
     name: id,
     concurrency: pool.workers.length,
     lockDuration: config.workerLockMs,

@@ -147,6 +147,6 @@ export async function stopAllWorkers(): Promise<void> {
   for (const d of dataDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** Log lines (parsed) of a worker that carry this message. */
+/** Log lines (pino JSON, parsed) of a worker that carry this message; plain stderr lines are skipped. */
 export const logsWith = (w: TestWorker, msg: string) =>
-  w.logs.filter((l) => l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  w.logs.filter((l) => l.startsWith('{') && l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>);

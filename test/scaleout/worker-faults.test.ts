@@ -1,6 +1,7 @@
 // Scale-out faults a worker brings with it, with real processes and API keys on: an API node
 // that is not up yet (waited for, no slot announced), a wrong MASKFLOW_SERVER_KEY (refused before
-// it takes any job) and a models folder lacking the job's model (the job goes to another worker).
+// it takes any job), a models folder lacking the job's model (the job goes to another worker) and
+// a key revoked while workers run (they stop and exit; the job waits for a worker with a good key).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -98,12 +99,14 @@ describe('scale-out worker faults', () => {
 
   it('sends a job that failed for lack of a model folder on its worker to another worker', async () => {
     const lacking = await noModels;
-    // Occupy the good worker, so the one lacking models is the only free slot.
+    // Occupy the good worker, so the one lacking models is the only free slot (if the lacking one
+    // takes this job first, it goes back to the queue and on to the good one).
     const long = await inpaint(150);
     await until(async () => {
       const r = await runOf(long);
       return r.worker === good.id && r.progress?.step >= 1 ? true : undefined;
     }, 60_000, 50);
+    const requeuedBefore = await metric(/^maskflow_job_redispatches_total\{reason="worker_error"\} (\d+)/m);
     const id = await inpaint(2);
     await until(async () => ((await runOf(id)).attempt_log?.some((a: { result: string }) => a.result === 'requeued') ? true : undefined), 30_000, 50);
     // It waits for a worker other than the one that failed it: free the good one.
@@ -117,7 +120,7 @@ describe('scale-out worker faults', () => {
       expect.objectContaining({ worker: good.id, result: 'succeeded' }),
     ]);
     expect((await api(server!, 'GET', `/v1/queue/requests/${id}/status`, undefined, auth)).body).toMatchObject({ status: 'COMPLETED', worker: good.id });
-    expect(await metric(/^maskflow_job_redispatches_total\{reason="worker_error"\} (\d+)/m)).toBe(1);
+    expect(await metric(/^maskflow_job_redispatches_total\{reason="worker_error"\} (\d+)/m)).toBe(requeuedBefore + 1);
     expect(logsWith(lacking, 'job finished').filter((l) => l.runId === id)).toEqual([expect.objectContaining({ result: 'run:error' })]);
   });
 
@@ -129,5 +132,36 @@ describe('scale-out worker faults', () => {
       expect(w).toMatchObject({ slots: 1, jobs: expect.any(Array) });
       expect(Date.now() - Date.parse(w.last_heartbeat)).toBeLessThan(5000);
     }
+  });
+
+  it('stops workers whose key is revoked while they run; their job waits for a worker with a valid key', async () => {
+    const lacking = await noModels;
+    // The API node restarts with a new key: the workers' key is revoked.
+    await server!.stop({ keepData: true });
+    const NEW_KEY = 'faults-new-key';
+    server = await startTestServer(
+      { MASKFLOW_REDIS_URL: redis.url, MASKFLOW_API_KEYS: NEW_KEY, MASKFLOW_PORT: String(port), MASKFLOW_DEFAULT_MODEL: 'tiny-sdxl-inpaint' },
+      { nodeDirs: [REAL_NODES], dataDir: server!.dataDir },
+    );
+    const newAuth = { authorization: `Bearer ${NEW_KEY}` };
+    const id = (await api(server!, 'POST', '/v1/workflows/classical-fill/runs', { inputs: uploads }, newAuth)).body.id as string;
+    // Each worker learns it from its next output upload or its periodic key check, and exits 1 saying why.
+    expect(await good.exited).toBe(1);
+    expect(await lacking.exited).toBe(1);
+    for (const w of [good, lacking]) {
+      expect(logsWith(w, 'refuses this worker').length).toBeGreaterThan(0);
+      expect(w.logs.join('\n')).toContain('MASKFLOW_SERVER_KEY');
+    }
+    const waiting = (await api(server!, 'GET', `/v1/runs/${id}`, undefined, newAuth)).body;
+    expect(['queued', 'running']).toContain(waiting.status);
+    for (const a of waiting.attempt_log ?? []) expect(a).toMatchObject({ result: 'requeued', error: expect.stringContaining('refuses its key') });
+
+    const fresh = await startWorker({ MASKFLOW_REDIS_URL: redis.url, MASKFLOW_SERVER_URL: serverUrl, MASKFLOW_SERVER_KEY: NEW_KEY });
+    const end = await until(async () => {
+      const r = (await api(server!, 'GET', `/v1/runs/${id}`, undefined, newAuth)).body;
+      return r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
+    }, 60_000, 100);
+    expect(end.status).toBe('succeeded');
+    expect(end.worker).toBe(fresh.id);
   });
 });
