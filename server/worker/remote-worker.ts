@@ -197,7 +197,8 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
     };
     if (!isRunJob(data)) return finish({ type: 'run:error', runId, error: { code: 'invalid_job', message: 'the queued job has no runId/workflow' } });
     if (refused) {
-      return finish({ type: 'run:error', runId, error: { code: 'worker_unauthorized', message: `worker ${id}: ${refused}`, details: { worker: id } } }, true);
+      const message = `worker ${id}: ${workerCondition({ code: 'worker_unauthorized', message: refused })}: ${refused}`;
+      return finish({ type: 'run:error', runId, error: { code: 'worker_unauthorized', message, details: { worker: id } } }, true);
     }
     // Another run already finished this job (e.g. Redis lost the BullMQ record, not the result): never run it twice.
     const earlier = await redis.get(resultKey(runId));
