@@ -4,7 +4,6 @@
 // It checks its API key before it announces any slot; a run that fails because of the worker's
 // own condition (refused key, missing model folder, out of memory) goes back to the queue.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -20,7 +19,6 @@ import {
   EVENTS_CHANNEL,
   HEARTBEAT_MS,
   HEARTBEAT_TTL_MS,
-  INTERNAL_WORKER_PATH,
   JOBS_QUEUE,
   KEY_CHECK_MS,
   readHeartbeats,
@@ -31,7 +29,7 @@ import {
   type RunResult,
   type WorkerHeartbeat,
 } from '../queue/remote-protocol.js';
-import { refusedKeyMessage } from '../storage/http-file-store.js';
+import { probeApiNode, waitForApiNode } from './api-node-check.js';
 import { isFinal, WorkerPool, type FinalEvent } from './pool.js';
 import type { RunJob, WorkerStats } from './protocol.js';
 
@@ -47,8 +45,6 @@ export interface RemoteWorker {
 const CANCEL_MEMORY_MS = 10 * 60_000;
 /** A job this worker should pass over waits this long before a worker looks at it again. */
 const AVOID_DELAY_MS = 1000;
-/** Waits between looks at an API node that is down (the last one repeats). */
-const API_WAIT_MS = [500, 1000, 2000, 5000];
 
 function isRunJob(v: unknown): v is RunJob {
   return !!v && typeof v === 'object' && typeof (v as RunJob).runId === 'string' && (v as RunJob).workflow !== undefined;
@@ -73,43 +69,6 @@ export function workerCondition(error: RunErrorInfo): string | undefined {
   if (error.code === 'model_not_found' || error.code === 'model_incomplete') return 'its models folder lacks what the job needs';
   if (error.code === 'worker_crashed' || /out of memory|bad_alloc|failed to allocate/i.test(error.message)) return 'it ran out of memory';
   return undefined;
-}
-
-type ApiNodeAnswer = { ok: true; version?: string } | { ok: false; refused?: string; down?: string };
-
-/** One look at the API node's worker endpoint with this worker's key. */
-async function probeApiNode(baseUrl: string, key: string | undefined, timeoutMs: number): Promise<ApiNodeAnswer> {
-  let res: Response;
-  try {
-    res = await fetch(`${baseUrl}${INTERNAL_WORKER_PATH}`, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    return { ok: false, down: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
-  }
-  const text = await res.text().catch(() => '');
-  if (res.status === 401 || res.status === 403) return { ok: false, refused: refusedKeyMessage(baseUrl, res.status, text) };
-  if (res.status === 404) return { ok: false, refused: `${baseUrl} is not a scale-out API node: ${INTERNAL_WORKER_PATH} answered HTTP 404 (is MASKFLOW_REDIS_URL set there, and is MASKFLOW_SERVER_URL right?)` };
-  if (!res.ok) return { ok: false, down: `HTTP ${res.status}` };
-  try {
-    return { ok: true, version: (JSON.parse(text) as { version?: string }).version };
-  } catch {
-    return { ok: true };
-  }
-}
-
-const OWN_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version;
-
-/** Waits for the API node to answer; throws when it refuses this worker. */
-async function waitForApiNode(config: Config, log: Logger): Promise<void> {
-  for (let i = 0; ; i++) {
-    const answer = await probeApiNode(config.serverUrl!, config.serverKey, 5000);
-    if (answer.ok) {
-      if (answer.version && OWN_VERSION && answer.version !== OWN_VERSION) log.warn({ api: answer.version, worker: OWN_VERSION }, 'the API node runs another maskflow version');
-      return;
-    }
-    if (answer.refused) throw new Error(answer.refused);
-    log.warn({ server: config.serverUrl, error: answer.down }, 'the API node is not reachable; waiting for it before taking jobs');
-    await new Promise((r) => setTimeout(r, API_WAIT_MS[Math.min(i, API_WAIT_MS.length - 1)]));
-  }
 }
 
 export async function startRemoteWorker(config: Config, opts: { logger: Logger; nodeDirs?: string[] }): Promise<RemoteWorker> {
