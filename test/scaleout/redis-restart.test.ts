@@ -42,8 +42,9 @@ const inpaint = async (steps: number, seed: number, images = 1) => {
 };
 
 describe('scale-out across a Redis restart that loses its state', () => {
-  it('completes every job exactly once: running ones re-attach, waiting ones start when Redis is back', async () => {
-    const running = [await inpaint(480, 1), await inpaint(480, 2)];
+  // About 12 s alone; the allowance is for a machine loaded by other test files.
+  it('completes every job exactly once: running ones re-attach, waiting ones start when Redis is back', { timeout: 120_000 }, async () => {
+    const running = [await inpaint(300, 1), await inpaint(300, 2)];
     await until(async () => ((await Promise.all(running.map(runOf))).every((r) => r.progress?.step >= 2) ? true : undefined), 60_000, 50);
     const waiting = [await inpaint(3, 3), await inpaint(3, 4)];
     expect((await runOf(waiting[0]!)).status).toBe('queued');
@@ -57,7 +58,8 @@ describe('scale-out across a Redis restart that loses its state', () => {
     expect(during.body.workers).toEqual([]);
     await down;
     const back = Date.now();
-    // Still running on their workers, which go on without Redis.
+    // The API node has heard nothing since Redis went away: for it they still run (on a fast machine they
+    // may have finished during the outage; then their stored results are what re-attaching finds).
     for (const r of await Promise.all(running.map(runOf))) expect(r.status).toBe('running');
     const stepsAtBack = (await Promise.all(running.map(runOf))).map((r) => r.progress.step as number);
     // Progress flows again once the workers and the API node reconnected by themselves.
@@ -68,7 +70,7 @@ describe('scale-out across a Redis restart that loses its state', () => {
     const ends = await until(async () => {
       const rs = await Promise.all(all.map(runOf));
       return rs.every((r) => ['succeeded', 'failed', 'cancelled'].includes(r.status)) ? rs : undefined;
-    }, 45_000, 100);
+    }, 90_000, 100);
     const recoveredMs = Date.now() - back;
     for (const r of ends) {
       expect(r.status).toBe('succeeded');
