@@ -181,13 +181,14 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
         }
       });
       const condition = final.type === 'run:error' ? workerCondition(final.error) : undefined;
+      const refusal = final.type === 'run:error' && final.error.code === 'worker_unauthorized' ? final.error.message : undefined;
       if (final.type === 'run:error') {
         const error: RunErrorInfo = { ...final.error, details: { ...final.error.details, worker: id } };
         if (condition) error.message = `worker ${id}: ${condition}: ${final.error.message}`;
         final = { ...final, error };
       }
       log.info({ runId, result: final.type, ...(condition ? { requeue: condition } : {}) }, 'job finished');
-      if (final.type === 'run:error' && final.error.code === 'worker_unauthorized') refuse(final.error.message);
+      if (refusal) refuse(refusal);
       return await finish(final, condition !== undefined);
     } finally {
       running.delete(runId);
