@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
       const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path.split('/').slice(0, 3).join('/'));
       deps.metrics.httpRequests.inc({ method: req.method, route: String(route), status: String(res.statusCode) });
       if (res.statusCode >= 400) deps.metrics.errors.inc({ code: `http_${res.statusCode}` });
+      if ((res.statusCode === 401 || res.statusCode === 403) && req.path.startsWith('/v1/internal/')) deps.metrics.refusedWorkers.inc();
     });
     next();
   });

@@ -26,7 +26,7 @@ const USAGE = `usage:
  * Keeps a long-running command alive until SIGINT/SIGTERM: the first signal closes it gracefully
  * and exits 0, a second one exits at once.
  */
-function runUntilSignal(close: () => Promise<void>): Promise<number> {
+function runUntilSignal(close: () => Promise<void>, stopped?: Promise<number>): Promise<number> {
   let stopping = false;
   const stop = () => {
     if (stopping) process.exit(1);
@@ -35,7 +35,7 @@ function runUntilSignal(close: () => Promise<void>): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  return new Promise<number>(() => {});
+  return new Promise<number>((resolve) => void stopped?.then(resolve));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -55,7 +55,9 @@ export async function main(argv: string[]): Promise<number> {
         const config = loadConfig();
         const worker = await startRemoteWorker(config, { logger: createLogger(config.logLevel, { component: 'worker-process' }) });
         // A worker finishes its running jobs on the first signal; a second one leaves them to BullMQ to re-queue.
-        return await runUntilSignal(() => worker.close());
+        // It also stops by itself, exiting 1, when the API node refuses its key while running.
+        const refused = worker.failed.then((reason) => (err(`maskflow worker: ${reason}`), process.exit(1)));
+        return await runUntilSignal(() => worker.close(), refused);
       }
       case 'run':
         return await runCommand(rest, { out, err });

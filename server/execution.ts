@@ -4,6 +4,7 @@
 import type { WorkerInfo } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { ExecutionBackend } from './queue/local-queue.js';
 import { RemoteBackend } from './queue/remote-backend.js';
 import { WorkerPool } from './worker/pool.js';
@@ -15,11 +16,13 @@ export interface Execution {
   workers(): WorkerInfo[];
   /** Per-worker model-pool figures and restarts, labelled for /metrics. */
   stats(): Array<{ label: string; stats: WorkerStats; restarts: number }>;
+  /** Facts for /health beyond the workers (scale-out: whether Redis answers). */
+  status?(): Record<string, unknown>;
   stop(): Promise<void>;
 }
 
-export async function startExecution(config: Config, opts: { nodeDirs: string[]; logger: Logger }): Promise<Execution> {
-  return config.redisUrl ? remoteExecution(config.redisUrl, opts.logger) : embeddedExecution(config, opts);
+export async function startExecution(config: Config, opts: { nodeDirs: string[]; logger: Logger; metrics?: Metrics }): Promise<Execution> {
+  return config.redisUrl ? remoteExecution(config.redisUrl, opts.logger, opts.metrics) : embeddedExecution(config, opts);
 }
 
 async function embeddedExecution(config: Config, opts: { nodeDirs: string[]; logger: Logger }): Promise<Execution> {
@@ -40,8 +43,8 @@ async function embeddedExecution(config: Config, opts: { nodeDirs: string[]; log
   };
 }
 
-async function remoteExecution(redisUrl: string, logger: Logger): Promise<Execution> {
-  const backend = new RemoteBackend({ redisUrl, logger: logger.child({ component: 'remote-backend' }) });
+async function remoteExecution(redisUrl: string, logger: Logger, metrics?: Metrics): Promise<Execution> {
+  const backend = new RemoteBackend({ redisUrl, logger: logger.child({ component: 'remote-backend' }), metrics });
   try {
     await backend.start();
   } catch (err) {
@@ -58,8 +61,14 @@ async function remoteExecution(redisUrl: string, logger: Logger): Promise<Execut
         state: w.draining ? 'draining' : w.runs.length >= w.slots ? 'busy' : 'idle',
         restarts: w.restarts,
         runs: w.runs,
+        host: w.host,
+        ...(w.at ? { lastHeartbeat: w.at } : {}),
       })),
     stats: () => backend.workers.map((w) => ({ label: w.id, stats: w.stats ?? {}, restarts: w.restarts })),
+    status: () => {
+      const r = backend.redisStatus;
+      return { redis: { status: r.connected ? 'ok' : 'unreachable', since: new Date(r.since).toISOString(), ...(r.connected || !r.error ? {} : { error: r.error }) } };
+    },
     stop: () => backend.stop(),
   };
 }

@@ -97,7 +97,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   let execution: Execution;
   try {
-    execution = await startExecution(config, { nodeDirs, logger });
+    execution = await startExecution(config, { nodeDirs, logger, metrics });
   } catch (err) {
     store.close();
     models.stop();
@@ -108,6 +108,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     maxAttempts: config.jobMaxAttempts,
     metrics,
     logger: logger.child({ component: 'queue' }),
+    deleteFiles: async (ids) => {
+      for (const id of ids) await files.delete(id);
+    },
   });
   const firstStats = (pick: (s: WorkerStats) => unknown) => execution.stats().find((w) => pick(w.stats))?.stats.models;
   const health: HealthSource = {
@@ -117,7 +120,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     executionProvider: () => firstStats((s) => s.models)?.effectiveEp ?? config.ep,
     extras: () => {
       const fallback = firstStats((s) => s.models?.fallbackReason)?.fallbackReason;
-      return { ...models.extras(), execution_mode: execution.mode, ...(fallback ? { execution_provider_fallback: fallback } : {}) };
+      return { ...models.extras(), execution_mode: execution.mode, ...execution.status?.(), ...(fallback ? { execution_provider_fallback: fallback } : {}) };
     },
   };
   metrics.gauge('maskflow_queue_depth', 'Jobs waiting in the queue.', () => [[{}, queue.stats().queued]]);

@@ -21,6 +21,9 @@ export interface WorkerInfo {
   id?: string;
   slots?: number;
   runs?: string[];
+  host?: string;
+  /** ms since epoch of the worker's last heartbeat. */
+  lastHeartbeat?: number;
 }
 
 export interface HealthSource {

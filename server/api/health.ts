@@ -24,6 +24,8 @@ export function healthRoutes(deps: AppDeps): Router {
         restarts: w.restarts,
         ...(w.runId ? { job: w.runId } : {}),
         ...(w.runs ? { jobs: w.runs } : {}),
+        ...(w.host ? { host: w.host } : {}),
+        ...(w.lastHeartbeat ? { last_heartbeat: new Date(w.lastHeartbeat).toISOString() } : {}),
       })),
       auth: deps.config.apiKeys.length > 0,
       ...(deps.health.extras?.() ?? {}),

@@ -8,7 +8,7 @@ import type { Workflow } from '../engine/workflow.js';
 import { HttpError } from '../http-errors.js';
 import { IdempotencyConflictError, QueueFullError } from '../queue/job-queue.js';
 import { stableStringify } from '../engine/cache.js';
-import type { JobKind, JobRecord } from '../queue/job-store.js';
+import type { JobAttempt, JobKind, JobRecord } from '../queue/job-store.js';
 import { baseUrl, fileUrl, withFileUrls, type AppDeps } from './context.js';
 import { toDataUri } from '../image/data-uri.js';
 
@@ -131,8 +131,26 @@ export function queueStatus(deps: AppDeps, job: JobRecord, base: string) {
         }
       : {}),
     ...(job.error ? { error: job.error } : {}),
+    ...workerView(job),
     response_url: queueUrls(base, job.id).response_url,
   };
+}
+
+/** One run of a job as the API shows it. */
+function attemptView(a: JobAttempt) {
+  return {
+    worker: a.worker,
+    started_at: new Date(a.startedAt).toISOString(),
+    ...(a.endedAt ? { ended_at: new Date(a.endedAt).toISOString() } : {}),
+    result: a.outcome ?? 'running',
+    ...(a.error ? { error: a.error } : {}),
+  };
+}
+
+/** The worker of the job's latest run (the one that produced its result once it finished). */
+function workerView(job: JobRecord): { worker?: string } {
+  const last = job.attemptLog?.findLast((a) => a.outcome !== 'discarded');
+  return last ? { worker: last.worker } : {};
 }
 
 /** The generic view of a run (workflow runs and, for inspection, inpaint jobs too). */
@@ -150,6 +168,8 @@ export function runView(deps: AppDeps, job: JobRecord, base: string) {
     ...(job.status === 'queued' ? { position: deps.queue.position(job.id) ?? 0 } : {}),
     ...(progress && job.status === 'running' ? { progress } : {}),
     attempts: job.attempts,
+    ...workerView(job),
+    ...(job.attemptLog?.length ? { attempt_log: job.attemptLog.map(attemptView) } : {}),
     ...(job.seed !== undefined ? { seed: job.seed } : {}),
     ...(job.model ? { model: job.model } : {}),
     ...(job.hashes ? { hashes: job.hashes } : {}),

@@ -11,6 +11,38 @@ export type JobKind = 'inpaint' | 'run';
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
+/**
+ * How one run of a job ended. `lost` (its worker died or stalled), `interrupted` (the embedded
+ * server stopped under it) and `requeued` (the worker's own condition: refused key, missing
+ * model folder, out of memory) are runs that died; only those count toward
+ * MASKFLOW_JOB_MAX_ATTEMPTS. `discarded` is a duplicate run whose result lost to an earlier one.
+ */
+export type AttemptOutcome = 'succeeded' | 'failed' | 'cancelled' | 'lost' | 'interrupted' | 'requeued' | 'discarded';
+
+export interface JobAttempt {
+  /** Worker id (scale-out) or `embedded`. */
+  worker: string;
+  startedAt: number;
+  endedAt?: number;
+  outcome?: AttemptOutcome;
+  /** Why a run that died or failed ended. */
+  error?: string;
+}
+
+const DIED: ReadonlySet<AttemptOutcome> = new Set(['lost', 'interrupted', 'requeued']);
+
+/** Runs of a job that died (the ones MASKFLOW_JOB_MAX_ATTEMPTS bounds). */
+export const diedRuns = (log: readonly JobAttempt[] = []) => log.filter((a) => a.outcome && DIED.has(a.outcome)).length;
+
+/** Adds a run, or updates the one with the same worker and start (reports arrive more than once). */
+export function upsertAttempt(log: readonly JobAttempt[], a: JobAttempt): JobAttempt[] {
+  const i = log.findIndex((x) => x.worker === a.worker && x.startedAt === a.startedAt);
+  if (i < 0) return [...log, a].sort((x, y) => x.startedAt - y.startedAt);
+  const out = [...log];
+  out[i] = { ...log[i]!, ...a };
+  return out;
+}
+
 export interface JobRecord {
   id: string;
   kind: JobKind;
@@ -34,7 +66,10 @@ export interface JobRecord {
   hashes?: Record<string, string>;
   versions?: Record<string, string>;
   webhookUrl?: string;
+  /** Runs started (the length of attemptLog). */
   attempts: number;
+  /** Every run of the job: which worker, when, how it ended. */
+  attemptLog?: JobAttempt[];
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
@@ -43,7 +78,7 @@ export interface JobRecord {
   error?: RunErrorInfo;
 }
 
-export type NewJob = Omit<JobRecord, 'status' | 'attempts' | 'createdAt' | 'startedAt' | 'finishedAt' | 'timings' | 'outputs' | 'error'>;
+export type NewJob = Omit<JobRecord, 'status' | 'attempts' | 'attemptLog' | 'createdAt' | 'startedAt' | 'finishedAt' | 'timings' | 'outputs' | 'error'>;
 
 interface Row {
   id: string;
@@ -63,6 +98,7 @@ interface Row {
   versions: string | null;
   webhook_url: string | null;
   attempts: number;
+  attempt_log: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -91,6 +127,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   versions TEXT,
   webhook_url TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
+  attempt_log TEXT,
   created_at INTEGER NOT NULL,
   started_at INTEGER,
   finished_at INTEGER,
@@ -134,6 +171,7 @@ function fromRow(r: Row): JobRecord {
     versions: parse(r.versions),
     webhookUrl: r.webhook_url ?? undefined,
     attempts: r.attempts,
+    attemptLog: parse(r.attempt_log),
     createdAt: r.created_at,
     startedAt: r.started_at ?? undefined,
     finishedAt: r.finished_at ?? undefined,
@@ -163,7 +201,8 @@ export class JobStore {
         @seed, @model, @hashes, @versions, @webhook_url, 0, @created_at)`),
       get: this.db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byIdempotency: this.db.prepare('SELECT * FROM jobs WHERE owner IS ? AND idempotency_key = ?'),
-      start: this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?`),
+      start: this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?`),
+      attempts: this.db.prepare('UPDATE jobs SET attempt_log = ?, attempts = ? WHERE id = ?'),
       requeue: this.db.prepare(`UPDATE jobs SET status = 'queued' WHERE id = ?`),
       finish: this.db.prepare('UPDATE jobs SET status = ?, finished_at = ?, timings = ?, outputs = ?, error = ? WHERE id = ?'),
       hashes: this.db.prepare('UPDATE jobs SET hashes = ? WHERE id = ?'),
@@ -181,6 +220,7 @@ export class JobStore {
   private migrate(): void {
     const columns = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
     if (!columns.has('request_hash')) this.db.exec('ALTER TABLE jobs ADD COLUMN request_hash TEXT');
+    if (!columns.has('attempt_log')) this.db.exec('ALTER TABLE jobs ADD COLUMN attempt_log TEXT');
   }
 
   /** Inserts a queued job (durably, before the caller acknowledges it) and returns it. */
@@ -218,6 +258,11 @@ export class JobStore {
 
   markRunning(id: string, now = Date.now()): void {
     this.stmts.start.run(now, id);
+  }
+
+  /** Stores the run history; `attempts` becomes the number of runs. */
+  setAttempts(id: string, log: readonly JobAttempt[]): void {
+    this.stmts.attempts.run(JSON.stringify(log), log.length, id);
   }
 
   requeue(id: string): void {

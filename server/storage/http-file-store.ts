@@ -5,16 +5,26 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileStore, StoredFile } from '../engine/context.js';
+import { NodeError } from '../engine/errors.js';
 import { INTERNAL_FILES_PATH } from '../queue/remote-protocol.js';
 import { FILE_ID } from './local-file-store.js';
 
-export class FileServerError extends Error {
-  readonly code = 'file_server_error';
-  constructor(message: string) {
-    super(message);
+/**
+ * `worker_unauthorized` (the API node refuses this worker's key) and `file_server_unreachable`
+ * are the worker's own condition: the job goes to another worker. `file_server_error` is not.
+ */
+export type FileServerErrorCode = 'worker_unauthorized' | 'file_server_unreachable' | 'file_server_error';
+
+export class FileServerError extends NodeError {
+  constructor(code: FileServerErrorCode, message: string, status?: number) {
+    super(code, message, status !== undefined ? { status } : {});
     this.name = 'FileServerError';
   }
 }
+
+/** The message for a key the API node refuses: which variable, which URL, what status. */
+export const refusedKeyMessage = (baseUrl: string, status: number, body: string) =>
+  `the API node at ${baseUrl} refuses this worker's key (MASKFLOW_SERVER_KEY): HTTP ${status} ${body}`.trim();
 
 export interface HttpFileStoreOptions {
   /** API key for the API node (when it has keys). */
@@ -38,7 +48,8 @@ export class HttpFileStore implements FileStore {
   async save(data: Uint8Array, opts: { contentType: string; ext: string }): Promise<StoredFile> {
     const url = `${this.baseUrl}${INTERNAL_FILES_PATH}?ext=${encodeURIComponent(opts.ext)}`;
     const res = await this.request(url, { method: 'POST', body: data, headers: { 'content-type': opts.contentType } });
-    if (res.status !== 201) throw new FileServerError(`storing an output on ${this.baseUrl} failed: HTTP ${res.status} ${await res.text()}`);
+    if (res.status === 401 || res.status === 403) throw new FileServerError('worker_unauthorized', refusedKeyMessage(this.baseUrl, res.status, await res.text()), res.status);
+    if (res.status !== 201) throw new FileServerError('file_server_error', `storing an output on ${this.baseUrl} failed: HTTP ${res.status} ${await res.text()}`, res.status);
     return (await res.json()) as StoredFile;
   }
 
@@ -46,7 +57,7 @@ export class HttpFileStore implements FileStore {
     if (!FILE_ID.test(id)) return undefined;
     const res = await this.request(`${this.baseUrl}/v1/files/${id}`, { method: 'GET' });
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new FileServerError(`reading file ${id} from ${this.baseUrl} failed: HTTP ${res.status}`);
+    if (!res.ok) throw new FileServerError('file_server_error', `reading file ${id} from ${this.baseUrl} failed: HTTP ${res.status}`, res.status);
     return { data: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
   }
 
@@ -82,7 +93,7 @@ export class HttpFileStore implements FileStore {
       } catch (err) {
         failure = err instanceof Error ? err.message : String(err);
       }
-      if (attempt >= delays.length) throw new FileServerError(`the API node at ${this.baseUrl} is unreachable: ${failure}`);
+      if (attempt >= delays.length) throw new FileServerError('file_server_unreachable', `the API node at ${this.baseUrl} is unreachable: ${failure}`);
       await new Promise((r) => setTimeout(r, delays[attempt]));
     }
   }

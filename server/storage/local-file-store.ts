@@ -1,6 +1,6 @@
 // Output and upload files in a local folder, addressed by unguessable ids.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileStore, StoredFile } from '../engine/context.js';
 
@@ -47,5 +47,13 @@ export class LocalFileStore implements FileStore {
     const p = meta && (await this.pathOf(id));
     if (!meta || !p) return undefined;
     return { data: new Uint8Array(await readFile(p)), contentType: meta.contentType };
+  }
+
+  /** Removes a stored file and its metadata (unknown ids are ignored). */
+  async delete(id: string): Promise<void> {
+    const meta = await this.meta(id);
+    if (!meta) return;
+    await rm(path.join(this.dir, meta.filename), { force: true });
+    await rm(path.join(this.dir, `${id}.json`), { force: true });
   }
 }

@@ -6,6 +6,8 @@ export interface RunJob {
   runId: string;
   workflow: unknown;
   inputs?: Record<string, unknown>;
+  /** Scale-out: workers that failed this job for their own condition; another one takes it when it can. */
+  avoidWorkers?: string[];
 }
 
 export type ToWorker =

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../server/engine/events.js';
+import type { RunEvent, RunOutputs } from '../../server/engine/events.js';
 import { Metrics } from '../../server/metrics.js';
 import { IdempotencyConflictError, QueueFullError } from '../../server/queue/job-queue.js';
-import { JobStore, type NewJob } from '../../server/queue/job-store.js';
-import { LocalQueue, type ExecutionBackend } from '../../server/queue/local-queue.js';
+import { JobStore, type JobAttempt, type NewJob } from '../../server/queue/job-store.js';
+import { LocalQueue, type BackendFinal, type ExecutionBackend, type OrphanResult } from '../../server/queue/local-queue.js';
 import type { FinalEvent } from '../../server/worker/pool.js';
 import type { RunJob } from '../../server/worker/protocol.js';
 
@@ -38,6 +38,39 @@ class FakeBackend implements ExecutionBackend {
   }
   done(runId: string, value = 1): void {
     this.finish({ type: 'run:done', runId, outputs: { out: { result: value } }, timings: { nodes: { out: 1 }, total: 2 }, executed: ['out'], cached: [] });
+  }
+}
+
+/** A remote backend: runs outlive the queue, the test reports attempts, re-queues and duplicate results. */
+class RemoteFake implements ExecutionBackend {
+  readonly remote = true;
+  readonly runs: RunJob[] = [];
+  readonly cancelled: string[] = [];
+  private readonly active = new Map<string, { onAttempt?: (a: JobAttempt) => void; resolve: (e: BackendFinal) => void }>();
+  private orphan?: (runId: string, o: OrphanResult) => void;
+  constructor(public capacity = 1) {}
+  run(job: RunJob, _onEvent: (e: RunEvent) => void, onAttempt?: (a: JobAttempt) => void): Promise<BackendFinal> {
+    this.runs.push(job);
+    return new Promise((resolve) => this.active.set(job.runId, { onAttempt, resolve }));
+  }
+  cancel(runId: string): boolean {
+    this.cancelled.push(runId);
+    this.finish({ type: 'run:cancelled', runId });
+    return true;
+  }
+  onOrphan(listener: (runId: string, o: OrphanResult) => void): void {
+    this.orphan = listener;
+  }
+  attempt(runId: string, a: JobAttempt): void {
+    this.active.get(runId)?.onAttempt?.(a);
+  }
+  finish(e: BackendFinal): void {
+    const a = this.active.get(e.runId);
+    this.active.delete(e.runId);
+    a?.resolve(e);
+  }
+  duplicate(runId: string, o: OrphanResult): void {
+    this.orphan?.(runId, o);
   }
 }
 
@@ -190,5 +223,103 @@ describe('LocalQueue', () => {
     expect(store.get('old')).toMatchObject({ id: 'old', status: 'queued' });
     expect(store.insert(job({ idempotencyKey: 'k', requestHash: 'h' })).requestHash).toBe('h');
     store.close();
+  });
+});
+
+describe('LocalQueue with a remote backend', () => {
+  const missingModel = (runId: string, worker: string): BackendFinal => ({
+    type: 'run:error',
+    runId,
+    error: { code: 'model_not_found', message: `worker ${worker}: its models folder lacks what the job needs: no model folders` },
+    requeue: true,
+  });
+
+  it('queues a run failed by its worker\'s own condition again, passing that worker over, up to the attempt limit', async () => {
+    const { store } = newStore();
+    const backend = new RemoteFake();
+    const metrics = new Metrics();
+    const q = new LocalQueue(store, backend, { maxQueue: 10, maxAttempts: 2, metrics });
+    await q.start();
+    const a = q.submit(job()).job;
+    const b = q.submit(job()).job;
+    backend.attempt(a.id, { worker: 'w1', startedAt: 1 });
+    expect(q.get(a.id)).toMatchObject({ status: 'running', attempts: 1 });
+    backend.attempt(a.id, { worker: 'w1', startedAt: 1, endedAt: 2, outcome: 'requeued', error: 'no model' });
+    backend.finish(missingModel(a.id, 'w1'));
+    await tick();
+    // Back in the queue ahead of b, and handed out again with w1 to avoid.
+    expect(backend.runs.map((r) => [r.runId, r.avoidWorkers])).toEqual([[a.id, undefined], [a.id, ['w1']]]);
+    expect(q.position(b.id)).toBe(0);
+    expect(metrics.redispatches.get({ reason: 'worker_error' })).toBe(1);
+    backend.attempt(a.id, { worker: 'w2', startedAt: 3, endedAt: 4, outcome: 'requeued' });
+    backend.finish(missingModel(a.id, 'w2'));
+    await tick();
+    // Two runs died: the limit. The job fails with the error naming the last worker.
+    expect(store.get(a.id)).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'model_not_found', message: expect.stringContaining('worker w2') } });
+    expect(store.get(a.id)?.attemptLog?.map((x) => [x.worker, x.outcome])).toEqual([['w1', 'requeued'], ['w2', 'requeued']]);
+  });
+
+  it('re-attaches running jobs after a restart without counting an attempt', async () => {
+    const { store, dir } = newStore();
+    const q = new LocalQueue(store, new RemoteFake(), { maxQueue: 10, maxAttempts: 1 });
+    await q.start();
+    const a = q.submit(job()).job;
+    (q as unknown as { backend: RemoteFake }).backend.attempt(a.id, { worker: 'w1', startedAt: 5 });
+    await q.close();
+    store.close();
+
+    const store2 = new JobStore(path.join(dir, 'jobs.sqlite'));
+    const backend2 = new RemoteFake(0); // no worker heartbeat read yet: re-attaching needs no free slot
+    const q2 = new LocalQueue(store2, backend2, { maxQueue: 10, maxAttempts: 1 });
+    await q2.start();
+    expect(backend2.runs.map((r) => r.runId)).toEqual([a.id]);
+    backend2.attempt(a.id, { worker: 'w1', startedAt: 5 });
+    backend2.attempt(a.id, { worker: 'w1', startedAt: 5, endedAt: 9, outcome: 'succeeded' });
+    backend2.finish({ type: 'run:done', runId: a.id, outputs: {}, timings: { nodes: {}, total: 1 }, executed: [], cached: [] });
+    await tick();
+    expect(store2.get(a.id)).toMatchObject({ status: 'succeeded', attempts: 1, attemptLog: [{ worker: 'w1', startedAt: 5, endedAt: 9, outcome: 'succeeded' }] });
+    store2.close();
+  });
+
+  it('fails a job with worker_lost once its runs were lost MASKFLOW_JOB_MAX_ATTEMPTS times', async () => {
+    const { store } = newStore();
+    const backend = new RemoteFake();
+    const metrics = new Metrics();
+    const q = new LocalQueue(store, backend, { maxQueue: 10, maxAttempts: 2, metrics });
+    await q.start();
+    const a = q.submit(job()).job;
+    backend.attempt(a.id, { worker: 'w1', startedAt: 1, endedAt: 2, outcome: 'lost', error: 'worker w1 stopped sending heartbeats' });
+    expect(backend.cancelled).toEqual([]);
+    backend.attempt(a.id, { worker: 'w2', startedAt: 3, endedAt: 4, outcome: 'lost', error: 'worker w2 stopped sending heartbeats' });
+    await tick();
+    expect(backend.cancelled).toEqual([a.id]);
+    expect(store.get(a.id)).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'worker_lost', message: expect.stringContaining('w2') } });
+    expect(metrics.workerLosses.get()).toBe(2);
+  });
+
+  it('keeps the first result of a job and discards a duplicate run, deleting its files', async () => {
+    const { store } = newStore();
+    const backend = new RemoteFake();
+    const deleted: string[] = [];
+    const metrics = new Metrics();
+    const q = new LocalQueue(store, backend, { maxQueue: 10, metrics, deleteFiles: async (ids) => void deleted.push(...ids) });
+    await q.start();
+    const a = q.submit(job()).job;
+    const image = (id: string) => ({ save: { images: [{ id, filename: `${id}.png`, contentType: 'image/png' }] } });
+    const done = (outputs: RunOutputs) => ({ type: 'run:done' as const, runId: a.id, outputs, timings: { nodes: {}, total: 1 }, executed: [], cached: [] });
+    // A duplicate reported while the job still runs is left alone (the backend settles the job first).
+    backend.duplicate(a.id, { final: done(image('early-early-early-1')), attempt: { worker: 'w9', startedAt: 0 } });
+    expect(deleted).toEqual([]);
+    backend.attempt(a.id, { worker: 'w1', startedAt: 1, endedAt: 2, outcome: 'succeeded' });
+    backend.finish(done(image('first-first-first-1')));
+    await tick();
+    backend.duplicate(a.id, { final: done(image('second-second-second')), attempt: { worker: 'w2', startedAt: 1, endedAt: 3 } });
+    await tick();
+    // The winning run reported a second time is no duplicate.
+    backend.duplicate(a.id, { final: done(image('first-first-first-1')), attempt: { worker: 'w1', startedAt: 1, endedAt: 2 } });
+    expect(deleted).toEqual(['second-second-second']);
+    expect(store.get(a.id)?.outputs).toEqual(image('first-first-first-1'));
+    expect(store.get(a.id)?.attemptLog?.map((x) => [x.worker, x.outcome])).toEqual([['w1', 'succeeded'], ['w2', 'discarded']]);
+    expect(metrics.duplicateRuns.get()).toBe(1);
   });
 });

@@ -36,6 +36,8 @@ function answersPing(port: number): Promise<boolean> {
 export interface TestRedis {
   url: string;
   stop(): Promise<void>;
+  /** Kills Redis (its state is lost: no persistence) and starts an empty one on the same port after `downMs`. */
+  restart(downMs: number): Promise<void>;
 }
 
 export async function startRedis(): Promise<TestRedis> {
@@ -43,9 +45,28 @@ export async function startRedis(): Promise<TestRedis> {
     throw new Error(`${REDIS_SERVER} is missing: the scale-out tests need a real Redis (apt-get install redis-server; .ci/run does it)`);
   }
   const port = await freePort();
-  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await until(() => answersPing(port).then((ok) => ok || undefined), 10_000, 50);
-  return { url: `redis://127.0.0.1:${port}`, stop: () => stopProcess(proc) };
+  const dirs: string[] = [];
+  const launch = async () => {
+    const dir = tempDir('maskflow-redis-');
+    dirs.push(dir);
+    const p = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    await until(() => answersPing(port).then((ok) => ok || undefined), 10_000, 50);
+    return p;
+  };
+  let proc = await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stopProcess(proc);
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+    async restart(downMs) {
+      await stopProcess(proc);
+      rmSync(dirs.pop()!, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, downMs));
+      proc = await launch();
+    },
+  };
 }
 
 function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -61,14 +82,16 @@ export interface TestWorker {
   id: string;
   /** Every log line (pino JSON) the worker printed. */
   logs: string[];
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const workers: TestWorker[] = [];
 const dataDirs: string[] = [];
 
-/** Spawns `maskflow worker` and resolves once it is ready (heartbeating). */
-export async function startWorker(env: Record<string, string>): Promise<TestWorker> {
+/** Spawns `maskflow worker` without waiting for it. */
+export function spawnWorker(env: Record<string, string>): TestWorker {
   const dataDir = tempDir('maskflow-worker-');
   dataDirs.push(dataDir);
   const proc = spawn(process.execPath, [path.join(REPO, 'bin/maskflow.mjs'), 'worker'], {
@@ -96,8 +119,16 @@ export async function startWorker(env: Record<string, string>): Promise<TestWork
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const worker: TestWorker = { proc, id: '', logs, kill: (signal) => stopProcess(proc, signal) };
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const worker: TestWorker = { proc, id: '', logs, exited, kill: (signal) => stopProcess(proc, signal) };
   workers.push(worker);
+  return worker;
+}
+
+/** Spawns `maskflow worker` and resolves once it is ready (heartbeating). */
+export async function startWorker(env: Record<string, string>): Promise<TestWorker> {
+  const worker = spawnWorker(env);
+  const { proc, logs } = worker;
   const ready = await until(
     () => {
       if (proc.exitCode !== null) throw new Error(`maskflow worker exited (${proc.exitCode}):\n${logs.join('\n')}`);
@@ -112,6 +143,10 @@ export async function startWorker(env: Record<string, string>): Promise<TestWork
 }
 
 export async function stopAllWorkers(): Promise<void> {
-  await Promise.all(workers.map((w) => w.kill()));
-  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+  await Promise.all(workers.splice(0).map((w) => w.kill()));
+  for (const d of dataDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
+
+/** Log lines (pino JSON, parsed) of a worker that carry this message; plain stderr lines are skipped. */
+export const logsWith = (w: TestWorker, msg: string) =>
+  w.logs.filter((l) => l.startsWith('{') && l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>);
