@@ -25,6 +25,8 @@ import { startExecution, type Execution } from './execution.js';
 import type { WorkerStats } from './worker/protocol.js';
 import { WsHub } from './ws/hub.js';
 import { startWebhooks } from './api/webhooks.js';
+import { ComfyService } from './comfy/service.js';
+import { ComfyHub } from './comfy/ws.js';
 
 export interface StartOptions {
   /** Node folders (default: nodes/); tests add toy nodes. */
@@ -159,13 +161,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     startedAt: Date.now(),
   };
   const auth = createAuth(deps);
-  const app = createApp(deps, auth);
+  const comfy = new ComfyService(deps);
+  const app = createApp(deps, auth, comfy);
   const server = http.createServer(app);
   server.requestTimeout = 0; // synchronous /v1/inpaint waits as long as the job takes
   const hub = new WsHub(deps, auth);
   const stopWebhooks = startWebhooks(deps);
-  hub.attach(server);
-  metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections]]);
+  const comfyHub = new ComfyHub(deps, comfy, auth.keys);
+  hub.attach(server, (req, socket, head) => comfyHub.handleUpgrade(req, socket, head));
+  metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections + comfyHub.connections]]);
 
   await queue.start();
   await new Promise<void>((resolve, reject) => {
@@ -184,12 +188,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await queue.close();
       stopWebhooks();
       hub.close();
+      comfyHub.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await execution.stop();
       models.stop();
+      comfy.close();
       store.close();
     })());
   return { url: listeningUrl, port, close, deps };
