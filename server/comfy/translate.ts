@@ -149,6 +149,8 @@ class PromptTranslator {
   private readonly nodeMap: Record<string, string> = {};
   private readonly outputs: Record<string, ComfyOutputSpec> = {};
   private readonly refusals = new Map<string, ComfyError[]>();
+  /** Nodes without a translation (partial imports): id -> reason. */
+  readonly unknown = new Map<string, string>();
 
   constructor(
     private readonly prompt: ComfyPrompt,
@@ -192,6 +194,11 @@ class PromptTranslator {
       if (isLinkValue(val) && spec.type !== 'JSON') {
         const srcId = String(val[0]);
         const src = this.prompt[srcId];
+        if (this.unknown.has(srcId)) {
+          result.ok = false;
+          err('untranslatable_input', 'Input comes from a node maskflow cannot translate', `${name}: node '${srcId}' (${src?.class_type ?? '?'})`, { input_name: name, linked_node: val });
+          continue;
+        }
         if (!src) {
           err('bad_linked_input', 'Bad linked input, the linked node does not exist', `${name}: node '${srcId}'`, { input_name: name, input_config: info, linked_node: val });
           continue;
@@ -357,6 +364,15 @@ class PromptTranslator {
     }
   }
 
+  /** Why a node was not translated (its own errors, a refusal, or an upstream node's failure). */
+  reasonFor(id: string): string | undefined {
+    const unknown = this.unknown.get(id);
+    if (unknown) return unknown;
+    const own = [...(this.checked.get(id)?.errors ?? []), ...(this.refusals.get(id) ?? [])];
+    if (own.length) return own.map((e) => `${e.message}: ${e.details}`).join('; ');
+    return undefined;
+  }
+
   result(outputsToExecute: string[]): Translation {
     return { workflow: { version: 1, nodes: this.nodes }, nodeMap: this.nodeMap, outputs: this.outputs, outputsToExecute };
   }
@@ -439,4 +455,45 @@ export async function translatePrompt(raw: unknown, registry: NodeRegistry, env:
     });
   }
   return result;
+}
+
+export interface Untranslated {
+  id: string;
+  class_type: string;
+  reason: string;
+}
+
+/**
+ * Best-effort translation for importing workflow files: every node that can be translated is,
+ * the others are listed with the reason (a node fed by one of them fails too). The workflow
+ * is not validated here; its maskflow node ids are the comfy ids (plus .suffix for helpers).
+ */
+export async function translatePartial(raw: ComfyPrompt, registry: NodeRegistry, env: ComfyEnv): Promise<{ translation: Translation; untranslated: Untranslated[] }> {
+  const translator = new PromptTranslator(raw, registry, env);
+  const ids = Object.keys(raw);
+  for (const id of ids) {
+    const node = raw[id];
+    if (!node || typeof node.class_type !== 'string') translator.unknown.set(id, 'node has no class_type');
+    else if (!classDef(node.class_type, registry)) translator.unknown.set(id, `ComfyUI class ${node.class_type} has no maskflow translation`);
+  }
+  const outputs: string[] = [];
+  const succeeded = new Set<string>();
+  for (const id of ids) {
+    if (translator.unknown.has(id)) continue;
+    if (!translator.check(id).ok) continue;
+    try {
+      await translator.translate(id);
+      succeeded.add(id);
+      if (classDef(raw[id]!.class_type, registry)!.outputNode) outputs.push(id);
+    } catch (err) {
+      if (!(err instanceof UpstreamRefused)) throw err;
+    }
+  }
+  const untranslated: Untranslated[] = [];
+  for (const id of ids) {
+    if (succeeded.has(id)) continue;
+    const reason = translator.reasonFor(id) ?? 'an input comes from a node that could not be translated';
+    untranslated.push({ id, class_type: String(raw[id]?.class_type ?? '?'), reason });
+  }
+  return { translation: translator.result(outputs), untranslated };
 }
