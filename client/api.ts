@@ -58,6 +58,11 @@ export const api = {
   getWorkflow: (name: string) => call<Workflow>('GET', `/v1/workflows/${encodeURIComponent(name)}`),
   saveWorkflow: (name: string, wf: Workflow) => call<{ name: string; saved: boolean }>('PUT', `/v1/workflows/${encodeURIComponent(name)}`, wf),
   deleteWorkflow: (name: string) => call<void>('DELETE', `/v1/workflows/${encodeURIComponent(name)}`),
+  /** A ComfyUI workflow file (UI/API JSON or PNG) translated by the server; untranslated nodes listed with their reason. */
+  importComfy: (file: Blob) =>
+    call<{ format: string; workflow: Workflow; untranslated: { id: string; class_type: string; reason: string }[] }>('POST', '/v1/comfy/import', file, {
+      'Content-Type': 'application/octet-stream',
+    }),
   /** Uploads a file; `url` is `/v1/files/<id>`, which load-image and load-mask read from the file store (an absolute URL to this server would be refused as loopback). */
   upload: async (file: Blob) => {
     const res = await call<{ id: string; url: string }>('POST', '/v1/uploads', file);

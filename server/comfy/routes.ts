@@ -8,6 +8,7 @@ import { collect } from '../api/uploads.js';
 import type { AppDeps } from '../api/context.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { FOLDER_TYPES, parseAnnotated, type FolderType } from './files.js';
+import { importComfy } from './import.js';
 import { objectInfo, objectInfoOf } from './object-info.js';
 import type { ComfyService } from './service.js';
 import { ComfyValidationError } from './spec.js';
@@ -32,10 +33,12 @@ const ROUTES = [
   'features',
 ];
 const COMFY_PATH = new RegExp(`^(?:/api)?/(?:${ROUTES.join('|')})/?$`);
+/** maskflow's own route (keyed like /v1/*): the editor sends ComfyUI workflow files here. */
+export const IMPORT_PATH = '/v1/comfy/import';
 
 /** Paths this layer answers (the app exempts them from its JSON-only body rule; all need the API key). */
 export function isComfyPath(path: string): boolean {
-  return COMFY_PATH.test(path);
+  return COMFY_PATH.test(path) || path === IMPORT_PATH;
 }
 
 interface Multipart {
@@ -199,6 +202,16 @@ export function comfyRoutes(deps: AppDeps, service: ComfyService): Router {
   };
   r.post(mount('upload/image'), upload(false));
   r.post(mount('upload/mask'), upload(true));
+
+  r.post(IMPORT_PATH, async (req, res) => {
+    const limit = Math.max(deps.config.maxBodyBytes, deps.config.maxImageBytes);
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, 'payload_too_large', `file exceeds the limit of ${limit} bytes`);
+    const data = await collect(req, limit);
+    const result = await importComfy(data, deps.registry);
+    if (!result) throw new HttpError(422, 'no_comfyui_workflow', 'no ComfyUI workflow found: send UI-format JSON (nodes + links), an API prompt, or a PNG with prompt/workflow text chunks');
+    res.json({ format: result.format, workflow: result.workflow, untranslated: result.untranslated });
+  });
 
   r.get(mount('object_info'), async (_req, res) => {
     res.json(objectInfo(deps.registry, await service.env()));
