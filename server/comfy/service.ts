@@ -93,13 +93,13 @@ export class ComfyService {
       promptId = body.prompt_id;
     }
     const translation = await translatePrompt(body.prompt, this.deps.registry, await this.env(), { maxNodes: this.deps.config.maxWorkflowNodes });
+    // ComfyUI: an explicit number is used as given; otherwise the counter (negated for front).
     let number: number;
     if (body.number !== undefined && Number.isFinite(Number(body.number))) number = Number(body.number);
     else {
-      number = this.number;
-      if (body.front === true) number = -number;
+      number = body.front === true ? -this.number : this.number;
+      this.number++;
     }
-    this.number++;
     const info: ComfyJobInfo = {
       prompt_id: promptId,
       number,

@@ -125,6 +125,11 @@ describe('@stable-canvas/comfyui-client', () => {
     expect((err as HttpError).status).toBe(400);
     expect((err as HttpError).json.node_errors['6'].errors[0].details).toContain("sampler_name: 'heun' not in");
     const broken = { '1': { class_type: 'image/load-image', inputs: { url: 'upload:AAAAAAAAAAAAAAAAAAAAAAAA' } }, '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } } };
+    // The client listens for its prompt's messages only once POST /prompt has answered; a prompt
+    // that fails within milliseconds could beat that answer, so it waits behind a longer one.
+    const ahead = build({ image: 'canvas-photo.png', steps: 60 }).workflow().prompt;
+    const first = await fetch(`${server.url}/prompt`, { method: 'POST', body: JSON.stringify({ prompt: ahead }) });
+    expect(first.status).toBe(200);
     const failed = await client.enqueue(broken).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(WorkflowExecutionError);
     expect((failed as WorkflowExecutionError).payload).toMatchObject({ node_id: '1', node_type: 'image/load-image' });

@@ -1,4 +1,8 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../helpers/graph-builder.js';
+import { createHarness } from '../image/engine-helpers.js';
+import { dataUri } from '../image/helpers.js';
 import { featherEdges, maskFromChannel, maskToImage, padForOutpaint, pasteImage } from '../../server/image/comfy-ops.js';
 import type { Mask, RgbImage } from '../../server/image/types.js';
 
@@ -44,5 +48,29 @@ describe('ComfyUI mask and image operations', () => {
     const m = maskFromChannel(solid(1, 1, [0, 51, 255]), 'green');
     expect(m.data[0]).toBeCloseTo(0.2);
     expect([...maskToImage({ width: 1, height: 1, data: new Float32Array([0.5]) }).data]).toEqual([128, 128, 128]);
+  });
+});
+
+describe('the new nodes through the engine', () => {
+  it('pad-for-outpaint -> grow -> feather-edges -> invert -> to-image / from-image -> paste run and save', async () => {
+    const h = await createHarness();
+    const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 200, g: 50, b: 10 } } }).png().toBuffer();
+    const g = new GraphBuilder();
+    const src = g.add('image/load-image', { url: dataUri(png) }, {}, 'src');
+    const pad = g.add('image/pad-for-outpaint', { left: 8, right: 8, feathering: 4 }, { image: src.out('image') }, 'pad');
+    const grow = g.add('mask/grow', { grow: 2 }, { mask: pad.out('mask') }, 'grow');
+    const feather = g.add('mask/feather-edges', { left: 4 }, { mask: grow.out('mask') }, 'feather');
+    const inv = g.add('mask/invert', {}, { mask: feather.out('mask') }, 'inv');
+    const img = g.add('mask/to-image', {}, { mask: inv.out('mask') }, 'img');
+    const back = g.add('mask/from-image', { channel: 'green' }, { image: img.out('image') }, 'back');
+    const paste = g.add('image/paste', { x: 4, y: 4, resize_source: false }, { destination: pad.out('image'), source: img.out('image'), mask: back.out('mask') }, 'paste');
+    g.add('image/save-image', {}, { image: paste.out('image') }, 'save');
+    const { outputs } = await h.run(g.build());
+    const [saved] = outputs.save!.images as Array<{ id: string; width: number; height: number }>;
+    expect([saved!.width, saved!.height]).toEqual([48, 24]);
+    const file = await h.files.read(saved!.id);
+    const { data } = await sharp(Buffer.from(file!.data)).raw().toBuffer({ resolveWithObject: true });
+    // Top-left stays the grey padding (the paste starts at 4,4).
+    expect([...data.subarray(0, 3)]).toEqual([128, 128, 128]);
   });
 });
