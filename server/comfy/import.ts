@@ -160,18 +160,17 @@ export async function importComfy(bytes: Uint8Array, registry: NodeRegistry, nam
   if (!file) return undefined;
   const prompt = isUiWorkflow(file.doc) ? uiToPrompt(file.doc, registry) : file.doc;
   const { translation, untranslated } = await translatePartial(prompt, registry, permissiveEnv(prompt));
-  const wf = translation.workflow;
-  wf.name = name;
-  wf.description = `Imported from a ComfyUI ${file.format === 'api' || file.format === 'png-prompt' ? 'API prompt' : 'workflow'}${untranslated.length ? `; ${untranslated.length} node(s) could not be translated` : ''}.`;
+  const description = `Imported from a ComfyUI ${file.format === 'api' || file.format === 'png-prompt' ? 'API prompt' : 'workflow'}${untranslated.length ? `; ${untranslated.length} node(s) could not be translated` : ''}.`;
+  const nodes = translation.workflow.nodes;
   // Every image the graph loads becomes a public input, so `maskflow run --input image_<id>=@file` can supply it.
   const inputs: NonNullable<Workflow['inputs']> = {};
-  for (const [mfId, node] of Object.entries(wf.nodes)) {
+  for (const [mfId, node] of Object.entries(nodes)) {
     if (node.type !== 'image/load-image') continue;
     const comfyId = translation.nodeMap[mfId]!;
     const key = `image_${comfyId.replace(/[^A-Za-z0-9_]/g, '_')}`;
     if (!inputs[key]) inputs[key] = { node: mfId, param: 'url', description: `ComfyUI ${prompt[comfyId]?.class_type} "${String(node.params?.url ?? '')}"` };
   }
-  if (Object.keys(inputs).length) wf.inputs = inputs;
+  const wf: Workflow = { version: 1, name, description, ...(Object.keys(inputs).length ? { inputs } : {}), nodes };
   // Layout: the UI positions (helper nodes of one comfy node stacked under it); untranslated nodes for the editor to mark.
   const positions = new Map<string, [number, number]>();
   for (const n of file.ui?.nodes ?? []) {
