@@ -386,7 +386,10 @@ export const COMFY_CLASSES: Record<string, ComfyClassDef> = {
     outputs: [],
     outputNode: true,
     async translate(t) {
-      const id = t.add('image/save-image', { format: 'png' }, { image: await t.link('images') });
+      // ComfyUI's PNG metadata (prompt, workflow) instead of maskflow's workflow chunk, so the image opens in ComfyUI.
+      const info = t.env.pngInfo?.();
+      const params = info ? { format: 'png', embed_workflow: false, text_chunks: info } : { format: 'png' };
+      const id = t.add('image/save-image', params, { image: await t.link('images') });
       t.markOutput(id, 'output', t.value('filename_prefix'));
       return [];
     },

@@ -35,6 +35,15 @@ async function listFiles(root: string, ext: RegExp, depth = 4, rel = ''): Promis
   return out.sort();
 }
 
+/** ComfyUI's SaveImage metadata: "prompt", then each extra_pnginfo entry, as JSON (keywords a PNG can hold). */
+function pngInfo(prompt: unknown, extra: unknown): Record<string, string> {
+  const out: Record<string, string> = { prompt: JSON.stringify(prompt) };
+  if (extra && typeof extra === 'object' && !Array.isArray(extra)) {
+    for (const [k, v] of Object.entries(extra)) if (/^[\x20-\x7e]{1,79}$/.test(k) && v !== undefined) out[k] = JSON.stringify(v);
+  }
+  return out;
+}
+
 export interface SubmitBody {
   prompt?: unknown;
   client_id?: unknown;
@@ -92,7 +101,8 @@ export class ComfyService {
       if (this.store.byPrompt(body.prompt_id)) throw new HttpError(400, 'duplicate_prompt_id', `prompt_id "${body.prompt_id}" was already used`, 'prompt_id');
       promptId = body.prompt_id;
     }
-    const translation = await translatePrompt(body.prompt, this.deps.registry, await this.env(), { maxNodes: this.deps.config.maxWorkflowNodes });
+    const env = { ...(await this.env()), pngInfo: () => pngInfo(body.prompt, extra.extra_pnginfo) };
+    const translation = await translatePrompt(body.prompt, this.deps.registry, env, { maxNodes: this.deps.config.maxWorkflowNodes });
     // ComfyUI: an explicit number is used as given; otherwise the counter (negated for front).
     let number: number;
     if (body.number !== undefined && Number.isFinite(Number(body.number))) number = Number(body.number);

@@ -28,6 +28,8 @@ export interface ComfyEnv {
   inputImages(): string[];
   /** Turns an input-folder file (LoadImage's `image`) into a maskflow image source (upload:<id>). */
   importInput(name: string): Promise<string>;
+  /** PNG text chunks SaveImage writes, as ComfyUI does: "prompt" and each extra_pnginfo entry (JSON). */
+  pngInfo?(): Record<string, string>;
 }
 
 export interface InputDef {

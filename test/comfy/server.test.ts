@@ -3,7 +3,9 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, connectWs, until, type TestServer } from '../server/helpers.js';
+import { readPngText } from '../../server/image/png-metadata.js';
 import { inpaintPrompt } from './helpers.js';
+import { uiInpaintWorkflow } from './ui-fixture.js';
 import { photoWithHole, startComfyServer, uploadImage } from './server-helpers.js';
 
 let server: TestServer;
@@ -113,7 +115,8 @@ describe('a prompt over ComfyUI\'s websocket', () => {
     expect((await own.next((m) => m.type === 'hello')).protocol).toBe(1);
     const first = await ws.next((m) => m.type === 'status');
     expect(first.data).toEqual({ status: { exec_info: { queue_remaining: 0 } }, sid: 'client-a' });
-    const submit = await api(server, 'POST', '/prompt', { prompt: inpaintPrompt({ steps: 3 }), client_id: 'client-a' });
+    const ui = uiInpaintWorkflow();
+    const submit = await api(server, 'POST', '/prompt', { prompt: inpaintPrompt({ steps: 3 }), client_id: 'client-a', extra_data: { extra_pnginfo: { workflow: ui } } });
     expect(submit.status).toBe(200);
     const { prompt_id: id } = submit.body;
     expect(submit.body).toEqual({ prompt_id: expect.stringMatching(/^[0-9a-f-]{36}$/), number: expect.any(Number), node_errors: {} });
@@ -143,7 +146,7 @@ describe('a prompt over ComfyUI\'s websocket', () => {
     expect(own.messages.filter((m) => m.type !== 'hello')).toEqual([]);
 
     const hist = (await api(server, 'GET', `/history/${id}`)).body[id];
-    expect(hist.prompt).toEqual([submit.body.number, id, inpaintPrompt({ steps: 3 }), { client_id: 'client-a' }, ['9']]);
+    expect(hist.prompt).toEqual([submit.body.number, id, inpaintPrompt({ steps: 3 }), { extra_pnginfo: { workflow: ui }, client_id: 'client-a' }, ['9']]);
     expect(hist.outputs).toEqual({ '9': { images: [img] } });
     expect(hist.status).toMatchObject({ status_str: 'success', completed: true });
     expect(hist.status.messages.map((m: any[]) => m[0])).toEqual(['execution_start', 'execution_cached', 'execution_success']);
@@ -151,8 +154,13 @@ describe('a prompt over ComfyUI\'s websocket', () => {
     expect(Object.keys(all)).toEqual([id]);
     const view = await fetch(`${server.url}/view?${new URLSearchParams(img)}`);
     expect(view.headers.get('content-type')).toBe('image/png');
-    const meta = await sharp(Buffer.from(await view.arrayBuffer())).metadata();
+    const png = new Uint8Array(await view.arrayBuffer());
+    const meta = await sharp(png).metadata();
     expect([meta.width, meta.height]).toEqual([64, 64]);
+    // ComfyUI's metadata, so the image opens in ComfyUI (and in maskflow's importer) as its graph.
+    const text = readPngText(png);
+    expect(JSON.parse(text.prompt!)).toEqual(inpaintPrompt({ steps: 3 }));
+    expect(JSON.parse(text.workflow!)).toEqual(ui);
     expect((await api(server, 'GET', '/queue')).body).toEqual({ queue_running: [], queue_pending: [] });
     // Delete from history; clear.
     await api(server, 'POST', '/history', { delete: [id] });
