@@ -16,7 +16,7 @@ import { runRoutes } from './api/runs.js';
 import { uploadRoutes } from './api/uploads.js';
 import { workflowRoutes } from './api/workflows.js';
 import { INTERNAL_FILES_PATH } from './queue/remote-protocol.js';
-import { comfyRoutes, isComfyPath } from './comfy/routes.js';
+import { comfyRoutes, isComfyCapabilityPath, isComfyPath } from './comfy/routes.js';
 import type { ComfyService } from './comfy/service.js';
 
 export type { AppDeps } from './api/context.js';
@@ -33,6 +33,7 @@ export function createAuth(deps: Pick<AppDeps, 'config'>): Auth {
 /** Paths that need no API key: probes, the API description, capability URLs of files, the editor's static files. */
 export function isPublicPath(path: string, method: string): boolean {
   if (path === '/health' || path === '/openapi.json' || path === '/docs') return true;
+  if (isComfyCapabilityPath(path, method)) return true;
   if (isComfyPath(path)) return false;
   if (method === 'GET' && path.startsWith('/v1/files/')) return true;
   return !path.startsWith('/v1/') && path !== '/metrics';

@@ -6,6 +6,7 @@ import busboy from 'busboy';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { collect } from '../api/uploads.js';
 import type { AppDeps } from '../api/context.js';
+import { ApiKeys, keyFromAuthorization } from '../auth.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { FOLDER_TYPES, parseAnnotated, type FolderType } from './files.js';
 import { importComfy } from './import.js';
@@ -39,6 +40,15 @@ export const IMPORT_PATH = '/v1/comfy/import';
 /** Paths this layer answers (the app exempts them from its JSON-only body rule; all need the API key). */
 export function isComfyPath(path: string): boolean {
   return COMFY_PATH.test(path) || path === IMPORT_PATH;
+}
+
+/**
+ * GET /view passes the app's key check: a job output's name carries its unguessable file id, a
+ * capability like /v1/files/<id> (clients fetch result URLs without headers); the route itself
+ * asks for the key for everything else.
+ */
+export function isComfyCapabilityPath(path: string, method: string): boolean {
+  return method === 'GET' && (path === '/view' || path === '/api/view');
 }
 
 interface Multipart {
@@ -95,6 +105,7 @@ export function comfyRoutes(deps: AppDeps, service: ComfyService): Router {
   const owner = (res: Response) => res.locals.identity as string | undefined;
   const ok = (res: Response) => res.status(200).json({});
   const mount = (p: string) => [`/${p}`, `/api/${p}`];
+  const keys = new ApiKeys(deps.config.apiKeys);
 
   r.post(mount('prompt'), json, async (req, res) => {
     try {
@@ -161,6 +172,10 @@ export function comfyRoutes(deps: AppDeps, service: ComfyService): Router {
     const id = type !== 'input' ? await service.files.storedId(name) : undefined;
     const stored = id ? await deps.files.pathOf(id) : undefined;
     const meta = id ? await deps.files.meta(id) : undefined;
+    if (!(stored && meta) && !keys.check(keyFromAuthorization(req.headers.authorization))) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      throw new HttpError(401, 'unauthorized', 'an API key is required (Authorization: Bearer <key> or Key <key>)');
+    }
     res.setHeader('Content-Disposition', `filename="${name.replace(/["\\\r\n]/g, '_')}"`);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (stored && meta) {

@@ -219,6 +219,14 @@ describe('API keys and durability', () => {
       expect((await uploadImage(keyed, await photoWithHole(8, 2), 'a.png')).status).toBe(401);
       expect((await api(keyed, 'GET', '/prompt', undefined, { authorization: 'Bearer sekret' })).status).toBe(200);
       await expect(connectWs(keyed, { query: '?clientId=x' })).rejects.toThrow(/401/);
+      // /view: an input file needs the key; a stored output's name is a capability (its unguessable file id), like /v1/files/<id>.
+      const auth = { authorization: 'Bearer sekret' };
+      expect((await uploadImage(keyed, await photoWithHole(8, 2), 'in.png', {}, '/upload/image', auth)).status).toBe(200);
+      expect((await fetch(`${keyed.url}/view?filename=in.png&type=input`)).status).toBe(401);
+      expect((await fetch(`${keyed.url}/view?filename=in.png&type=input`, { headers: auth })).status).toBe(200);
+      const stored = (await api(keyed, 'POST', '/v1/uploads', await photoWithHole(8, 2), { ...auth, 'content-type': 'image/png' })).body;
+      expect((await fetch(`${keyed.url}/view?filename=ComfyUI_${stored.id}.png&type=output`)).status).toBe(200);
+      expect((await fetch(`${keyed.url}/view?filename=ComfyUI_${'A'.repeat(24)}.png&type=output`)).status).toBe(401);
       const ws = await connectWs(keyed, { query: '?clientId=x&token=sekret' });
       expect((await ws.next((m) => m.type === 'status')).data.sid).toBe('x');
       await ws.close();
