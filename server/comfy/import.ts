@@ -6,7 +6,7 @@
 import type { NodeRegistry } from '../engine/registry.js';
 import type { Workflow } from '../engine/workflow.js';
 import { isPng, readPngText } from '../image/png-metadata.js';
-import { WIDGET_TYPES, type ComfyEnv, type ComfyPrompt } from './spec.js';
+import { isWidget, type ComfyEnv, type ComfyPrompt } from './spec.js';
 import { classDef, translatePartial, type Untranslated } from './translate.js';
 
 interface UiNode {
@@ -119,7 +119,7 @@ export function uiToPrompt(ui: UiWorkflow, registry: NodeRegistry): ComfyPrompt 
       let k = 0;
       for (const [name, spec] of [...Object.entries(def.required), ...Object.entries(def.optional ?? {})]) {
         const linked = source(linkOf(name));
-        if (WIDGET_TYPES.has(spec.type) || spec.type === 'JSON') {
+        if (isWidget(spec)) {
           const v = Array.isArray(values) ? values[k++] : values?.[name];
           if (spec.config?.control_after_generate && Array.isArray(values) && typeof values[k] === 'string' && SEED_CONTROLS.has(values[k] as string)) k++;
           if (linked) inputs[name] = linked;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { AppDeps } from '../api/context.js';
-import { submitJob } from '../api/jobs.js';
+import { limitProblems, submitJob } from '../api/jobs.js';
 import { HttpError } from '../http-errors.js';
 import { ModelCatalog } from '../models/catalog.js';
 import type { JobRecord } from '../queue/job-store.js';
@@ -102,7 +102,10 @@ export class ComfyService {
       promptId = body.prompt_id;
     }
     const env = { ...(await this.env()), pngInfo: () => pngInfo(body.prompt, extra.extra_pnginfo) };
-    const translation = await translatePrompt(body.prompt, this.deps.registry, env, { maxNodes: this.deps.config.maxWorkflowNodes });
+    const translation = await translatePrompt(body.prompt, this.deps.registry, env, {
+      maxNodes: this.deps.config.maxWorkflowNodes,
+      limits: (wf) => limitProblems(wf, this.deps.config),
+    });
     // ComfyUI: an explicit number is used as given; otherwise the counter (negated for front).
     let number: number;
     if (body.number !== undefined && Number.isFinite(Number(body.number))) number = Number(body.number);

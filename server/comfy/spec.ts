@@ -39,9 +39,15 @@ export interface InputDef {
   options?: (env: ComfyEnv) => readonly string[];
   /** ComfyUI's input options: default, min, max, step, multiline, tooltip, image_upload... */
   config?: Record<string, unknown>;
+  /** A maskflow port: always a link, even when its type is INT/FLOAT/STRING/BOOLEAN. */
+  port?: boolean;
 }
 
 export const WIDGET_TYPES = new Set(['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'COMBO']);
+
+/** Whether an input takes a literal value (a widget) rather than a link. */
+export const isWidget = (spec: InputDef): boolean => !spec.port && (WIDGET_TYPES.has(spec.type) || spec.type === 'JSON');
+
 
 /** Per comfy node: what its translation needs and what it produces. */
 export interface NodeTranslator {

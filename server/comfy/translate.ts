@@ -4,6 +4,7 @@
 // reachable node is translated (classes.ts, or a maskflow node type used as a class) and
 // the result is validated like any maskflow workflow, problems mapped back to comfy ids.
 import type { AnyNodeDefinition } from '../engine/node.js';
+import type { Problem } from '../engine/errors.js';
 import type { NodeRegistry } from '../engine/registry.js';
 import { validateWorkflow } from '../engine/validate.js';
 import type { Link, Workflow, WorkflowNode } from '../engine/workflow.js';
@@ -11,8 +12,8 @@ import { COMFY_CLASSES } from './classes.js';
 import {
   ComfyValidationError,
   isLinkValue,
+  isWidget,
   NodeRefused,
-  WIDGET_TYPES,
   type ComfyClassDef,
   type ComfyEnv,
   type ComfyError,
@@ -50,7 +51,7 @@ export const comfyTypeOfPort = (t: string): string => (t === 'UNET' ? 'MODEL' : 
 export function classForNodeType(def: AnyNodeDefinition): ComfyClassDef {
   const required: Record<string, InputDef> = {};
   const optional: Record<string, InputDef> = {};
-  for (const [name, spec] of Object.entries(def.inputs)) (spec.optional ? optional : required)[name] = { type: comfyTypeOfPort(spec.type) };
+  for (const [name, spec] of Object.entries(def.inputs)) (spec.optional ? optional : required)[name] = { type: comfyTypeOfPort(spec.type), port: true };
   const props = ((def.params as { properties?: Record<string, Record<string, unknown>> }).properties ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, schema] of Object.entries(props)) optional[name] = widgetOfSchema(schema);
   const outputNames = Object.keys(def.outputs);
@@ -187,11 +188,11 @@ class PromptTranslator {
       const info = [spec.type === 'COMBO' ? [...(spec.options?.(this.env) ?? [])] : spec.type, spec.config ?? {}];
       if (!(name in inputs) || inputs[name] === null) {
         if (required) err('required_input_missing', 'Required input is missing', name, { input_name: name });
-        else if (spec.config?.default !== undefined && WIDGET_TYPES.has(spec.type)) result.values[name] = spec.config.default;
+        else if (spec.config?.default !== undefined && isWidget(spec)) result.values[name] = spec.config.default;
         continue;
       }
       const val = inputs[name];
-      if (isLinkValue(val) && spec.type !== 'JSON') {
+      if (isLinkValue(val) && !(spec.type === 'JSON' && !spec.port)) {
         const srcId = String(val[0]);
         const src = this.prompt[srcId];
         if (this.unknown.has(srcId)) {
@@ -203,7 +204,7 @@ class PromptTranslator {
           err('bad_linked_input', 'Bad linked input, the linked node does not exist', `${name}: node '${srcId}'`, { input_name: name, input_config: info, linked_node: val });
           continue;
         }
-        if (WIDGET_TYPES.has(spec.type)) {
+        if (isWidget(spec)) {
           err('widget_link_unsupported', 'Linked widget inputs are not supported by maskflow', `${name}: give a literal value`, { input_name: name, linked_node: val });
           continue;
         }
@@ -224,7 +225,7 @@ class PromptTranslator {
         if (!this.check(srcId, stack).ok) result.ok = false;
         continue;
       }
-      if (!WIDGET_TYPES.has(spec.type) && spec.type !== 'JSON') {
+      if (!isWidget(spec)) {
         err('bad_linked_input', 'Bad linked input, must be a length-2 list of [node_id, slot_index]', name, { input_name: name, input_config: info, received_value: val });
         continue;
       }
@@ -392,6 +393,8 @@ function failedValidation(translator: PromptTranslator, outputs: string[]): Comf
 
 export interface TranslateOptions {
   maxNodes?: number;
+  /** The server's limits on any workflow (sizes, steps), checked on the resolved workflow. */
+  limits?: (resolved: Workflow) => Problem[];
 }
 
 /** Validates and translates a prompt; throws ComfyValidationError with ComfyUI's 400 body. */
@@ -433,7 +436,8 @@ export async function translatePrompt(raw: unknown, registry: NodeRegistry, env:
   if (refused) throw failedValidation(translator, outputs);
 
   const result = translator.result(outputs);
-  const { problems } = validateWorkflow(result.workflow, registry, { maxNodes: opts.maxNodes });
+  const { problems, resolved } = validateWorkflow(result.workflow, registry, { maxNodes: opts.maxNodes });
+  if (resolved && opts.limits) problems.push(...opts.limits(resolved));
   if (problems.length) {
     const nodeErrors: Record<string, ComfyNodeErrors> = {};
     for (const p of problems) {

@@ -1,9 +1,19 @@
 // Real servers with maskflow's nodes and the tiny fixture models, plus ComfyUI-side helpers.
 import sharp from 'sharp';
-import { REAL_NODES, startTestServer, type TestServer } from '../server/helpers.js';
+import { REAL_NODES, startTestServer, TOY_NODES, type TestServer } from '../server/helpers.js';
 
+/** The real nodes, plus the toy nodes (usable as class_type) for tests that stop a server mid-run: they run no ORT. */
 export function startComfyServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
-  return startTestServer(env, { nodeDirs: [REAL_NODES], ...(dataDir ? { dataDir } : {}) });
+  return startTestServer(env, { nodeDirs: [REAL_NODES, TOY_NODES], ...(dataDir ? { dataDir } : {}) });
+}
+
+/** A prompt of maskflow's toy nodes: constant -> slow (progress per step, no inference) -> sink. */
+export function toyPrompt(steps: number, ms: number, value = 1) {
+  return {
+    c: { class_type: 'toy/constant', inputs: { value } },
+    s: { class_type: 'toy/slow', inputs: { value: ['c', 0], steps, ms } },
+    out: { class_type: 'toy/sink', inputs: { value: ['s', 0] } },
+  };
 }
 
 /** A 64x64 photo whose transparent centre square is the area to repaint (LoadImage: MASK = 1 - alpha). */

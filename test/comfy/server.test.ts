@@ -6,7 +6,7 @@ import { api, connectWs, until, type TestServer } from '../server/helpers.js';
 import { readPngText } from '../../server/image/png-metadata.js';
 import { inpaintPrompt } from './helpers.js';
 import { uiInpaintWorkflow } from './ui-fixture.js';
-import { photoWithHole, startComfyServer, uploadImage } from './server-helpers.js';
+import { photoWithHole, startComfyServer, toyPrompt, uploadImage } from './server-helpers.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -101,6 +101,13 @@ describe('POST /prompt', () => {
     const broken = await fetch(`${server.url}/prompt`, { method: 'POST', body: '{not json' });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as any).error.code).toBe('invalid_json');
+  });
+
+  it('answers the server\'s limits (steps, sizes) in ComfyUI\'s shape too', async () => {
+    const res = await api(server, 'POST', '/prompt', { prompt: toyPrompt(151, 1) });
+    expect(res.status).toBe(400);
+    expect(res.body.error.type).toBe('prompt_outputs_failed_validation');
+    expect(res.body.node_errors.s).toMatchObject({ class_type: 'toy/slow', errors: [{ type: 'invalid_param', message: "steps 151 exceeds this server's limit of 150" }] });
   });
 });
 
@@ -236,26 +243,28 @@ describe('API keys and durability', () => {
   });
 
   it('a prompt accepted before a restart is still in /queue or /history after it, and runs', async () => {
+    // Toy nodes (maskflow node types as classes): the server stops mid-run without inference in flight.
     const first = await startComfyServer({ MASKFLOW_WORKERS: '1' });
     const dataDir = first.dataDir;
-    await uploadImage(first, await photoWithHole(), 'photo.png');
-    const ids: string[] = [];
-    for (const seed of [1, 2]) ids.push((await api(first, 'POST', '/prompt', { prompt: inpaintPrompt({ steps: 2, seed }) })).body.prompt_id);
+    const running = (await api(first, 'POST', '/prompt', { prompt: toyPrompt(100, 20, 1) })).body.prompt_id;
+    const queued = (await api(first, 'POST', '/prompt', { prompt: toyPrompt(2, 1, 42) })).body.prompt_id;
+    await until(async () => ((await api(first, 'GET', '/queue')).body.queue_running.length ? true : undefined));
+    const before = (await api(first, 'GET', '/queue')).body;
+    expect(before.queue_running.map((x: any[]) => x[1])).toEqual([running]);
+    expect(before.queue_pending.map((x: any[]) => x[1])).toEqual([queued]);
     await first.stop({ keepData: true });
     const second = await startComfyServer({}, dataDir);
     try {
-      const seen = async () => {
-        const q = (await api(second, 'GET', '/queue')).body;
-        const h = (await api(second, 'GET', '/history')).body;
-        return ids.every((id) => [...q.queue_running, ...q.queue_pending].some((x: any[]) => x[1] === id) || id in h);
-      };
-      expect(await seen()).toBe(true);
-      await until(async () => {
-        const h = (await api(second, 'GET', '/history')).body;
-        return ids.every((id) => h[id]?.status.status_str === 'success') || undefined;
+      const after = (await api(second, 'GET', '/queue')).body;
+      expect([...after.queue_running, ...after.queue_pending].map((x: any[]) => x[1]).sort()).toEqual([running, queued].sort());
+      const h = await until(async () => {
+        const body = (await api(second, 'GET', '/history')).body;
+        return body[running]?.status.completed && body[queued]?.status.completed ? body : undefined;
       }, 60_000);
-      const n = (await api(second, 'POST', '/prompt', { prompt: inpaintPrompt({ steps: 1 }) })).body.number;
-      expect(n).toBeGreaterThan(1); // the counter continues
+      expect(h[queued].outputs).toEqual({ out: { result: 42 } });
+      expect(h[running].outputs).toEqual({ out: { result: 1 } });
+      const n = (await api(second, 'POST', '/prompt', { prompt: toyPrompt(1, 1) })).body.number;
+      expect(n).toBe(2); // the counter continues after 0 and 1
     } finally {
       await second.stop();
     }
@@ -266,12 +275,12 @@ describe('bounded queue', () => {
   it('a full queue refuses a prompt with 503', async () => {
     const small = await startComfyServer({ MASKFLOW_MAX_QUEUE: '1' });
     try {
-      await uploadImage(small, await photoWithHole(), 'photo.png');
       const codes: number[] = [];
-      for (let i = 0; i < 4; i++) codes.push((await api(small, 'POST', '/prompt', { prompt: inpaintPrompt({ steps: 20, seed: i }) })).status);
+      for (let i = 0; i < 4; i++) codes.push((await api(small, 'POST', '/prompt', { prompt: toyPrompt(100, 10, i) })).status);
       expect(codes).toContain(503);
       await api(small, 'POST', '/queue', { clear: true });
       await api(small, 'POST', '/interrupt');
+      await until(async () => ((await api(small, 'GET', '/prompt')).body.exec_info.queue_remaining === 0 ? true : undefined));
     } finally {
       await small.stop();
     }
