@@ -80,6 +80,11 @@ export const api = {
   getPull: (id: string) => call<PullJobView>('GET', `/v1/models/pulls/${encodeURIComponent(id)}`),
   cancelPull: (id: string) => call<unknown>('POST', `/v1/models/pulls/${encodeURIComponent(id)}/cancel`),
   deleteModel: (name: string) => call<unknown>('DELETE', `/v1/models/${encodeURIComponent(name)}`),
+  /** A ComfyUI workflow file (UI/API JSON or PNG) translated by the server; untranslated nodes listed with their reason. */
+  importComfy: (file: Blob) =>
+    call<{ format: string; workflow: Workflow; untranslated: { id: string; class_type: string; reason: string }[] }>('POST', '/v1/comfy/import', file, {
+      'Content-Type': 'application/octet-stream',
+    }),
   /** Uploads a file; `url` is `/v1/files/<id>`, which load-image and load-mask read from the file store (an absolute URL to this server would be refused as loopback). */
   upload: async (file: Blob) => {
     const res = await call<{ id: string; url: string }>('POST', '/v1/uploads', file);

@@ -146,13 +146,24 @@ async function main(): Promise<void> {
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   };
-  /** A workflow JSON or a PNG with an embedded workflow; returns false when the file holds none. */
+  /** A workflow JSON or a PNG with an embedded workflow, maskflow's or ComfyUI's; returns false when the file holds none. */
   const openFile = async (file: File): Promise<boolean> => {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const wf = isPng(bytes) ? await workflowFromPng(bytes) : parseWorkflow(new TextDecoder().decode(bytes));
-    if (!wf) return false;
-    load(wf, file.name.replace(/\.(json|png)$/i, ''));
-    status(`Loaded ${file.name}`);
+    const name = file.name.replace(/\.(json|png)$/i, '');
+    if (wf) {
+      load(wf, name);
+      status(`Loaded ${file.name}`);
+      return true;
+    }
+    const imported = await api.importComfy(file).catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === 'no_comfyui_workflow') return undefined;
+      throw err;
+    });
+    if (!imported) return false;
+    load(imported.workflow, name);
+    const missing = imported.untranslated.length;
+    status(`Imported ComfyUI workflow ${file.name}${missing ? `: ${missing} node(s) not translated (marked red)` : ''}`, missing ? 'error' : 'ok');
     return true;
   };
 

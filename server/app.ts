@@ -17,6 +17,8 @@ import { runRoutes } from './api/runs.js';
 import { uploadRoutes } from './api/uploads.js';
 import { workflowRoutes } from './api/workflows.js';
 import { INTERNAL_FILES_PATH } from './queue/remote-protocol.js';
+import { comfyRoutes, isComfyCapabilityPath, isComfyPath } from './comfy/routes.js';
+import type { ComfyService } from './comfy/service.js';
 
 export type { AppDeps } from './api/context.js';
 
@@ -32,6 +34,8 @@ export function createAuth(deps: Pick<AppDeps, 'config'>): Auth {
 /** Paths that need no API key: probes, the API description, capability URLs of files, the editor's static files. */
 export function isPublicPath(path: string, method: string): boolean {
   if (path === '/health' || path === '/openapi.json' || path === '/docs') return true;
+  if (isComfyCapabilityPath(path, method)) return true;
+  if (isComfyPath(path)) return false;
   if (method === 'GET' && path.startsWith('/v1/files/')) return true;
   return !path.startsWith('/v1/') && path !== '/metrics';
 }
@@ -55,20 +59,21 @@ function cors(origins: string[]): RequestHandler {
   };
 }
 
-/** Routes that read their own (raw or multipart) body, whatever Content-Type they claim. */
+/** Routes that read their own (raw or multipart) body, whatever Content-Type they claim (ComfyUI's too). */
 const RAW_BODY_PATHS = new Set(['/v1/uploads', INTERNAL_FILES_PATH]);
+const readsOwnBody = (path: string) => RAW_BODY_PATHS.has(path) || isComfyPath(path);
 
 /** JSON endpoints refuse other media types with 415 instead of seeing an empty body. */
 const requireJson: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody || RAW_BODY_PATHS.has(req.path) || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+  if (!hasBody || readsOwnBody(req.path) || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
   if (!req.is('application/json') && !req.is('+json')) {
     return next(new HttpError(415, 'unsupported_media_type', `send application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`));
   }
   next();
 };
 
-export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express {
+export function createApp(deps: AppDeps, auth: Auth = createAuth(deps), comfy?: ComfyService): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -88,7 +93,7 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
   app.use(authMiddleware({ keys: auth.keys, limiter: auth.limiter, isPublic: isPublicPath, isUnlimited }));
   app.use(requireJson);
   const json = express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] });
-  app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
+  app.use((req, res, next) => (readsOwnBody(req.path) ? next() : json(req, res, next)));
 
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
@@ -101,6 +106,7 @@ export function createApp(deps: AppDeps, auth: Auth = createAuth(deps)): Express
   app.use(fileRoutes(deps));
   app.use(nodeRoutes(deps));
   app.use(modelRoutes(deps));
+  if (comfy) app.use(comfyRoutes(deps, comfy));
 
   if (deps.staticDir && existsSync(deps.staticDir)) app.use(express.static(deps.staticDir, { index: 'index.html' }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -11,6 +11,9 @@ const USAGE = `usage:
                                                    run a workflow with a progress bar and write its outputs
   maskflow validate <workflow.json|name> [--input name=value ...]
                                                    list every problem of a workflow (exit 1 when invalid)
+  maskflow import-comfy <file> [--out workflow.json]
+                                                   convert a ComfyUI workflow (UI/API JSON or PNG) to a maskflow workflow;
+                                                   lists untranslatable nodes (exit 1 when any remain)
   maskflow models list|verify [--models DIR]       list models (checkpoints, diffusers and ONNX folders) / check them and their recorded hashes
   maskflow models import <file|folder> [--name N] [--config DIR] [--models DIR]
                                                    add a .safetensors checkpoint or diffusers folder and compile it
@@ -63,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(rest, { out, err });
       case 'validate':
         return await validateCommand(rest, { out, err });
+      case 'import-comfy': {
+        const { importComfyCommand } = await import('./cli/import-comfy.js');
+        return await importComfyCommand(rest, { out, err });
+      }
       case 'models': {
         const { values, positionals } = parseArgs({
           args: rest,

@@ -27,6 +27,8 @@ import { WsHub } from './ws/hub.js';
 import { PullJobs } from './models/pull/pull-jobs.js';
 import { pullSettings } from './models/pull/pull.js';
 import { startWebhooks } from './api/webhooks.js';
+import { ComfyService } from './comfy/service.js';
+import { ComfyHub } from './comfy/ws.js';
 
 export interface StartOptions {
   /** Node folders (default: nodes/); tests add toy nodes. */
@@ -169,13 +171,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     startedAt: Date.now(),
   };
   const auth = createAuth(deps);
-  const app = createApp(deps, auth);
+  const comfy = new ComfyService(deps);
+  const app = createApp(deps, auth, comfy);
   const server = http.createServer(app);
   server.requestTimeout = 0; // synchronous /v1/inpaint waits as long as the job takes
   const hub = new WsHub(deps, auth);
   const stopWebhooks = startWebhooks(deps);
-  hub.attach(server);
-  metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections]]);
+  const comfyHub = new ComfyHub(deps, comfy, auth.keys);
+  hub.attach(server, (req, socket, head) => comfyHub.handleUpgrade(req, socket, head));
+  metrics.gauge('maskflow_ws_connections', 'Open websocket connections.', () => [[{}, hub.connections + comfyHub.connections]]);
 
   await queue.start();
   await new Promise<void>((resolve, reject) => {
@@ -195,12 +199,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await queue.close();
       stopWebhooks();
       hub.close();
+      comfyHub.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await execution.stop();
       models.stop();
+      comfy.close();
       store.close();
     })());
   return { url: listeningUrl, port, close, deps };

@@ -8,6 +8,7 @@ import { freshId, fromLiteGraph, toLiteGraph, type MaskflowExtra } from './conve
 import { MaskflowNode, registerCatalogue, type NodeHooks, type NodeView } from './register.js';
 import { randomizeSeeds, setParam, paramValue } from './widgets.js';
 import { attachTooltips } from './tooltips.js';
+import { registerPlaceholder, UNTRANSLATED_TYPE, untranslatedOf, UntranslatedNode, type Untranslated } from './placeholder.js';
 
 /** Fitting the view never zooms out further than this. */
 const MIN_FIT_SCALE = 0.6;
@@ -33,6 +34,7 @@ export class GraphEditor {
     this.catalogue = catalogue;
     LiteGraph.release_link_on_empty_shows_menu = true;
     LiteGraph.alwaysSnapToGrid = false;
+    registerPlaceholder();
     registerCatalogue(catalogue, {
       ...options.hooks,
       changed: (n) => {
@@ -64,6 +66,7 @@ export class GraphEditor {
     try {
       this.graph.clear();
       this.graph.configure(toLiteGraph(wf, this.catalogue));
+      this.addUntranslated(untranslatedOf(wf.ui));
       this.refreshPublicMarks();
     } finally {
       this.loading = false;
@@ -80,7 +83,29 @@ export class GraphEditor {
     this.ensureIds();
     const extra = this.graph.extra as Record<string, unknown>;
     extra.ds = { offset: [...this.canvas.ds.offset], scale: this.canvas.ds.scale };
-    return fromLiteGraph(this.graph.serialize() as never, this.catalogue);
+    const graph = this.graph.serialize() as { nodes: Array<{ type: string }> };
+    // Placeholders for untranslated ComfyUI nodes are not part of the workflow (they have no links).
+    return fromLiteGraph({ ...graph, nodes: graph.nodes.filter((n) => n.type !== UNTRANSLATED_TYPE) } as never, this.catalogue);
+  }
+
+  /** Untranslated ComfyUI nodes shown as placeholders (imported workflows). */
+  untranslated(): Untranslated[] {
+    return (this.graph.nodes as LGraphNode[]).filter((n): n is UntranslatedNode => n instanceof UntranslatedNode).map((n) => ({ ...n.info }));
+  }
+
+  private addUntranslated(list: Untranslated[]): void {
+    let y = 0;
+    for (const u of list) {
+      const node = LiteGraph.createNode(UNTRANSLATED_TYPE) as UntranslatedNode | null;
+      if (!node) continue;
+      node.title = `${u.class_type} (ComfyUI #${u.id})`;
+      node.properties = { ...u } as never;
+      node.color = '#7a1f1f';
+      node.bgcolor = '#3a1414';
+      node.size = [280, 80];
+      node.pos = u.pos ? [u.pos[0], u.pos[1]] : [-400, (y += 120)];
+      this.graph.add(node);
+    }
   }
 
   get meta(): Record<string, unknown> {

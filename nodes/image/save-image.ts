@@ -2,6 +2,12 @@ import { defineNode, NodeError, Type } from '../../server/engine/index.js';
 import { CONTENT_TYPES, encodeImage } from '../../server/image/io.js';
 import { workflowForEmbedding } from '../../server/image/png-metadata.js';
 
+/** The PNG's text chunks: the workflow (embed_workflow), then the extra chunks given. */
+function pngText(params: { embed_workflow: boolean; text_chunks: Record<string, string> }, workflow: unknown): Record<string, string> {
+  const out: Record<string, string> = params.embed_workflow ? { workflow: JSON.stringify(workflowForEmbedding(workflow)) } : {};
+  return { ...out, ...params.text_chunks };
+}
+
 export default defineNode({
   type: 'image/save-image',
   title: 'Save image',
@@ -18,6 +24,10 @@ export default defineNode({
       format: Type.Union([Type.Literal('png'), Type.Literal('jpeg'), Type.Literal('webp')], { default: 'png', description: 'File format (PNG is lossless).' }),
       quality: Type.Integer({ default: 90, minimum: 1, maximum: 100, description: 'JPEG / WebP quality.' }),
       embed_workflow: Type.Boolean({ default: true, description: 'Store the workflow in the PNG.' }),
+      text_chunks: Type.Record(Type.String({ pattern: '^[\\x20-\\x7e]{1,79}$' }), Type.String(), {
+        default: {},
+        description: 'More PNG text chunks (keyword -> text), e.g. ComfyUI\'s prompt and workflow; a "workflow" entry replaces the embedded workflow.',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -29,7 +39,7 @@ export default defineNode({
       const bytes = await encodeImage(img, {
         format: params.format,
         quality: params.quality,
-        ...(params.format === 'png' && params.embed_workflow ? { pngText: { workflow: JSON.stringify(workflowForEmbedding(ctx.workflow)) } } : {}),
+        ...(params.format === 'png' ? { pngText: pngText(params, ctx.workflow) } : {}),
       });
       const ext = params.format === 'jpeg' ? 'jpg' : params.format;
       const stored = await ctx.files.save(bytes, { contentType: CONTENT_TYPES[params.format], ext });

@@ -40,6 +40,8 @@ export interface JobQueue {
   get(id: string): JobRecord | undefined;
   /** Newest jobs first (of one owner when given). */
   recent(limit: number, owner?: string): JobRecord[];
+  /** Jobs running, then jobs waiting in run order (the ComfyUI layer's /queue). */
+  active(): JobRecord[];
   /** 0-based position among queued jobs; undefined when not queued. */
   position(id: string): number | undefined;
   progress(id: string): JobProgress | undefined;

@@ -153,6 +153,10 @@ export class LocalQueue implements JobQueue {
     return this.store.recent(limit, owner).map((j) => this.running.get(j.id)?.job ?? j);
   }
 
+  active(): JobRecord[] {
+    return [...[...this.running.values()].map((r) => r.job), ...this.pending];
+  }
+
   position(id: string): number | undefined {
     const i = this.pending.findIndex((j) => j.id === id);
     return i >= 0 ? i : undefined;

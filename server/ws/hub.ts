@@ -59,9 +59,10 @@ export class WsHub {
     this.unsubscribePulls = deps.pulls?.subscribe((e) => this.onRunEvent(e)) ?? (() => {});
   }
 
-  /** Routes `upgrade` requests for /ws here; others are refused. */
-  attach(server: Server): void {
+  /** Routes `upgrade` requests for /ws here; others are refused. `delegate` may take an upgrade first (ComfyUI's /ws?clientId=). */
+  attach(server: Server, delegate?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (delegate?.(req, socket, head)) return;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path !== '/ws') return refuse(socket, 404, 'not_found', 'no websocket endpoint here; use /ws');
       const key = keyFromUpgrade(req);

@@ -23,8 +23,33 @@ import saveImage from '../../nodes/image/save-image.js';
 import uncrop from '../../nodes/image/uncrop.js';
 import loadMask from '../../nodes/mask/load-mask.js';
 import prepareMask from '../../nodes/mask/prepare-mask.js';
+import padForOutpaint from '../../nodes/image/pad-for-outpaint.js';
+import paste from '../../nodes/image/paste.js';
+import featherEdges from '../../nodes/mask/feather-edges.js';
+import maskFromImage from '../../nodes/mask/from-image.js';
+import growMask from '../../nodes/mask/grow.js';
+import invertMask from '../../nodes/mask/invert.js';
+import maskToImage from '../../nodes/mask/to-image.js';
 
-export const IMAGE_NODES = [cannyEdges, composite, cropToMask, fillMasked, loadImage, resize, saveImage, uncrop, loadMask, prepareMask] as unknown as AnyNodeDefinition[];
+export const IMAGE_NODES = [
+  cannyEdges,
+  composite,
+  cropToMask,
+  fillMasked,
+  loadImage,
+  resize,
+  saveImage,
+  uncrop,
+  loadMask,
+  prepareMask,
+  padForOutpaint,
+  paste,
+  featherEdges,
+  maskFromImage,
+  growMask,
+  invertMask,
+  maskToImage,
+] as unknown as AnyNodeDefinition[];
 
 export interface Harness {
   config: Config;
