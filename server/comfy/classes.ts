@@ -80,7 +80,29 @@ function batchOf(t: NodeTranslator): number {
   return src?.node.class_type === 'EmptyLatentImage' ? Number(src.node.inputs?.batch_size ?? 1) : 1;
 }
 
+/**
+ * ComfyUI attaches ControlNets to CONDITIONING; maskflow hands them to the sampler. The
+ * ControlNet apply classes return their CONTROL chain as an extra (undeclared) output slot.
+ */
+const CONTROL_SLOT: Record<string, number> = { ControlNetApply: 1, ControlNetApplyAdvanced: 2 };
+
+async function controlOf(t: NodeTranslator, input: string): Promise<Link | undefined> {
+  const src = t.sourceOf(input);
+  const slot = src && CONTROL_SLOT[src.node.class_type];
+  return slot === undefined ? undefined : (await t.outputsOf(src!.id))[slot];
+}
+
+/** Adds an apply-controlnet node, chained after ControlNets applied upstream of `conditioning`. */
+async function applyControlNet(t: NodeTranslator, conditioning: string, p: { strength: number; start: number; end: number }): Promise<Link> {
+  if (p.start >= p.end)
+    t.fail('value_not_supported', 'start_percent must be below end_percent', `start_percent ${p.start} >= end_percent ${p.end}`, { input_name: 'start_percent' });
+  const upstream = await controlOf(t, conditioning);
+  const id = t.add('conditioning/apply-controlnet', p, { controlnet: await t.link('control_net'), image: await t.link('image'), ...(upstream ? { control: upstream } : {}) });
+  return [id, 'control'];
+}
+
 async function denoise(t: NodeTranslator, p: { seed: number; steps: number; cfg: number; strength: number }): Promise<Link[]> {
+  const control = (await controlOf(t, 'positive')) ?? (await controlOf(t, 'negative'));
   const id = t.add(
     'sampling/denoise',
     { seed: p.seed, steps: p.steps, guidance: p.cfg, strength: p.strength, scheduler: samplerScheduler(t), num_images: batchOf(t) },
@@ -89,6 +111,7 @@ async function denoise(t: NodeTranslator, p: { seed: number; steps: number; cfg:
       positive: await t.link('positive'),
       negative: await t.link('negative'),
       latent: await t.link('latent_image'),
+      ...(control ? { control } : {}),
     },
   );
   return [[id, 'latent']];
@@ -102,6 +125,49 @@ const samplerInputs = {
 };
 
 export const COMFY_CLASSES: Record<string, ComfyClassDef> = {
+  ControlNetLoader: {
+    display: 'Load ControlNet Model',
+    category: 'loaders',
+    description: 'Loads an SDXL ControlNet in diffusers format (a folder or .safetensors file in models/controlnet); compiled by maskflow on first use.',
+    required: { control_net_name: combo((env) => env.controlnets(), { tooltip: 'Folder or file in models/controlnet.' }) },
+    outputs: [['CONTROL_NET', 'CONTROL_NET']],
+    async translate(t) {
+      return [[t.add('models/load-controlnet', { controlnet: t.value('control_net_name') }), 'controlnet']];
+    },
+  },
+  ControlNetApply: {
+    display: 'Apply ControlNet (OLD)',
+    category: 'conditioning/controlnet',
+    description: 'Guides sampling with a ControlNet and a control image at a strength; maskflow applies it to the whole CFG batch, as diffusers does.',
+    required: { conditioning: link('CONDITIONING'), control_net: link('CONTROL_NET'), image: link('IMAGE'), strength: float(1, 0, 10, 0.01) },
+    outputs: [['CONDITIONING', 'CONDITIONING']],
+    async translate(t) {
+      return [await t.link('conditioning'), await applyControlNet(t, 'conditioning', { strength: t.value('strength'), start: 0, end: 1 })];
+    },
+  },
+  ControlNetApplyAdvanced: {
+    display: 'Apply ControlNet',
+    category: 'conditioning/controlnet',
+    description: "ControlNet with a guidance window: start/end_percent become diffusers' control_guidance_start/end (fractions of the steps that run).",
+    required: {
+      positive: link('CONDITIONING'),
+      negative: link('CONDITIONING'),
+      control_net: link('CONTROL_NET'),
+      image: link('IMAGE'),
+      strength: float(1, 0, 10, 0.01),
+      start_percent: float(0, 0, 1, 0.001),
+      end_percent: float(1, 0, 1, 0.001),
+    },
+    optional: { vae: link('VAE') },
+    outputs: [
+      ['CONDITIONING', 'positive'],
+      ['CONDITIONING', 'negative'],
+    ],
+    async translate(t) {
+      const control = await applyControlNet(t, 'positive', { strength: t.value('strength'), start: t.value('start_percent'), end: t.value('end_percent') });
+      return [await t.link('positive'), await t.link('negative'), control];
+    },
+  },
   CheckpointLoaderSimple: {
     display: 'Load Checkpoint',
     category: 'loaders',

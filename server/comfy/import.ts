@@ -149,6 +149,7 @@ function permissiveEnv(prompt: ComfyPrompt): ComfyEnv {
   return {
     checkpoints: () => values('ckpt_name'),
     loras: () => values('lora_name'),
+    controlnets: () => values('control_net_name'),
     inputImages: () => values('image'),
     importInput: async (name) => name,
   };

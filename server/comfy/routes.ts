@@ -261,7 +261,7 @@ export function comfyRoutes(deps: AppDeps, service: ComfyService): Router {
     res.json({ supports_preview_metadata: false, max_upload_size: deps.config.maxImageBytes });
   });
   r.get(mount('models'), (_req, res) => {
-    res.json(['checkpoints', 'loras', 'embeddings']);
+    res.json(['checkpoints', 'loras', 'embeddings', 'controlnet']);
   });
   r.get(mount('models/:folder'), async (req, res) => {
     switch (req.params.folder) {
@@ -271,6 +271,8 @@ export function comfyRoutes(deps: AppDeps, service: ComfyService): Router {
         return void res.json(await service.loras());
       case 'embeddings':
         return void res.json(await service.embeddings());
+      case 'controlnet':
+        return void res.json(await service.controlnets());
       default:
         throw notFound(`model folder "${req.params.folder}"`);
     }

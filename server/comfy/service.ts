@@ -2,12 +2,12 @@
 // queue (their ComfyUI identity stored with the job and indexed in PromptStore), and the
 // queue and finished jobs are read back in ComfyUI's shapes.
 import { randomUUID } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AppDeps } from '../api/context.js';
 import { limitProblems, submitJob } from '../api/jobs.js';
 import { HttpError } from '../http-errors.js';
-import { ModelCatalog } from '../models/catalog.js';
+import { catalogFor, type ModelCatalog } from '../models/catalog.js';
 import type { JobRecord } from '../queue/job-store.js';
 import { ComfyFiles } from './files.js';
 import { comfyInfoOf, historyEntry, queueItem, type ComfyJobInfo, type QueueItem } from './history.js';
@@ -17,20 +17,27 @@ import { translatePrompt } from './translate.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** Files under a folder with one of the extensions, as ComfyUI lists them (relative, '/'). */
-async function listFiles(root: string, ext: RegExp, depth = 4, rel = ''): Promise<string[]> {
-  let entries;
+/**
+ * Files under a folder with one of the extensions, as ComfyUI lists them (relative, '/').
+ * Symlinks are followed (a models folder may link into a shared store). `folders` also lists
+ * subfolders that hold a model themselves (diffusers ControlNets: a config.json inside).
+ */
+async function listFiles(root: string, ext: RegExp, depth = 4, rel = '', folders = false): Promise<string[]> {
+  let names: string[];
   try {
-    entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    names = await readdir(path.join(root, rel));
   } catch {
     return [];
   }
   const out: string[] = [];
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory() && depth > 0) out.push(...(await listFiles(root, ext, depth - 1, r)));
-    else if (e.isFile() && ext.test(e.name)) out.push(r);
+  for (const n of names) {
+    if (n.startsWith('.')) continue;
+    const r = rel ? `${rel}/${n}` : n;
+    const st = await stat(path.join(root, r)).catch(() => undefined);
+    if (st?.isDirectory()) {
+      if (folders && (await stat(path.join(root, r, 'config.json')).catch(() => undefined))) out.push(r);
+      else if (depth > 0) out.push(...(await listFiles(root, ext, depth - 1, r, folders)));
+    } else if (st?.isFile() && ext.test(n)) out.push(r);
   }
   return out.sort();
 }
@@ -63,7 +70,7 @@ export class ComfyService {
     const root = path.join(deps.config.dataDir, 'comfy');
     this.store = new PromptStore(path.join(root, 'prompts.sqlite'));
     this.files = new ComfyFiles(root, deps.files, deps.config, deps.uploadIndex);
-    this.catalog = new ModelCatalog(deps.config.modelsDir, deps.config.defaultModel);
+    this.catalog = catalogFor(deps.config);
     this.number = this.store.nextNumber();
   }
 
@@ -79,15 +86,20 @@ export class ComfyService {
     return listFiles(path.join(this.deps.config.modelsDir, 'loras'), /\.safetensors$/i);
   }
 
+  /** ControlNets: diffusers folders and .safetensors files in models/controlnet. */
+  controlnets(): Promise<string[]> {
+    return listFiles(path.join(this.deps.config.modelsDir, 'controlnet'), /\.safetensors$/i, 4, '', true);
+  }
+
   async embeddings(): Promise<string[]> {
     return (await listFiles(path.join(this.deps.config.modelsDir, 'embeddings'), /\.(safetensors|pt|bin)$/i)).map((f) => f.replace(/\.[^.]+$/, ''));
   }
 
   /** A snapshot of what prompts may name (models, LoRAs, input files). */
   async env(): Promise<ComfyEnv> {
-    const [loras, inputs] = await Promise.all([this.loras(), this.files.listInputs()]);
+    const [loras, controlnets, inputs] = await Promise.all([this.loras(), this.controlnets(), this.files.listInputs()]);
     const checkpoints = this.checkpoints();
-    return { checkpoints: () => checkpoints, loras: () => loras, inputImages: () => inputs, importInput: (name) => this.files.importInput(name) };
+    return { checkpoints: () => checkpoints, loras: () => loras, controlnets: () => controlnets, inputImages: () => inputs, importInput: (name) => this.files.importInput(name) };
   }
 
   /** POST /prompt: validate, translate, store durably and queue; answers ComfyUI's {prompt_id, number, node_errors}. */

@@ -24,6 +24,8 @@ export interface ComfyEnv {
   /** ckpt_name choices: the model catalogue's names. */
   checkpoints(): string[];
   loras(): string[];
+  /** control_net_name choices: models/controlnet folders and files. */
+  controlnets(): string[];
   /** Files in the ComfyUI input folder (relative paths with '/'), for LoadImage. */
   inputImages(): string[];
   /** Turns an input-folder file (LoadImage's `image`) into a maskflow image source (upload:<id>). */

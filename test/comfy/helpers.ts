@@ -5,6 +5,7 @@ export function fakeEnv(over: Partial<ComfyEnv> = {}): ComfyEnv {
   return {
     checkpoints: () => ['tiny-sdxl-base', 'tiny-sdxl-inpaint'],
     loras: () => ['detail.safetensors'],
+    controlnets: () => ['tiny-controlnet', 'canny.safetensors'],
     inputImages: () => ['photo.png', 'sub/mask.png'],
     importInput: async (name) => `upload:file-${name.replace(/[^a-z]/g, '')}-000000000000`,
     ...over,
