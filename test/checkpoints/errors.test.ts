@@ -6,7 +6,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeError } from '../../server/engine/errors.js';
 import { ModelCatalog } from '../../server/models/catalog.js';
-import { CHECKPOINTS, SINGLE, scratchModels } from './helpers.js';
+import type { Tensor } from 'onnxruntime-node';
+import { f32ToBf16 } from '../../server/models/half.js';
+import { floatInput, inputMeta, numericInput, outputF32 } from '../../server/models/ort-io.js';
+import { noResiduals } from '../../server/sdxl/unet.js';
+import { FIXTURES, maxAbsDiff, readTensor, type TensorSpec } from '../sdxl/golden-io.js';
+import { CHECKPOINTS, SINGLE, scratchModels, storeFor } from './helpers.js';
 
 const scratch = scratchModels();
 afterAll(() => scratch.cleanup());
@@ -132,5 +137,44 @@ describe('bad checkpoints', () => {
     expect(list.find((m) => m.name === SINGLE)).toMatchObject({ format: 'checkpoint', complete: true, kind: 'inpaint' });
     mkdirSync(path.join(scratch.root, 'x'), { recursive: true });
     expect(catalog.get(SINGLE).unetInChannels).toBe(9);
+  });
+});
+
+describe('bf16 checkpoints', () => {
+  it('compile with a cast to float32 and run close to the fp32 model (bf16 keeps 8 bits of mantissa)', async () => {
+    // The fixture's fp32 tensors rounded to bfloat16, as a bf16 file would store them.
+    const h: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> = {};
+    const parts: Buffer[] = [];
+    let off = 0;
+    for (const [k, t] of Object.entries(header).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const src = data.subarray(t.data_offsets[0], t.data_offsets[1]);
+      let out: Buffer = Buffer.from(src);
+      if (t.dtype === 'F32') {
+        out = Buffer.alloc(src.length / 2);
+        for (let i = 0; i < src.length / 4; i++) out.writeUInt16LE(f32ToBf16(src.readFloatLE(i * 4)), i * 2);
+      }
+      h[k] = { dtype: t.dtype === 'F32' ? 'BF16' : t.dtype, shape: t.shape, data_offsets: [off, off + out.length] };
+      parts.push(out);
+      off += out.length;
+    }
+    const json = Buffer.from(JSON.stringify(h));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeFileSync(path.join(ck, 'bf16.bf16.safetensors'), Buffer.concat([len, json, ...parts]));
+    cpSync(path.join(CHECKPOINTS, 'tiny-sdxl-inpaint.config'), path.join(ck, 'bf16.config'), { recursive: true });
+    const store = storeFor(scratch.modelsDir, scratch.compiledDir);
+    const s = await store.getSession({ model: 'bf16.bf16.safetensors', loras: [], embeddings: [] }, 'unet');
+    const dir = path.join(FIXTURES, 'components', 'unet_inpaint_b2_16x16_t500_ts1');
+    const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> };
+    const feeds: Record<string, Tensor> = noResiduals(s);
+    for (const [name, spec] of Object.entries(meta.inputs)) {
+      const v = readTensor(dir, spec);
+      feeds[name] = v instanceof Float32Array ? floatInput(inputMeta(s, name), v, spec.shape) : numericInput(inputMeta(s, name), Array.from(v as BigInt64Array, Number), spec.shape);
+    }
+    const out = await s.run(feeds);
+    const diff = maxAbsDiff(outputF32(out.out_sample, 'out_sample'), readTensor(dir, meta.outputs.out_sample!) as Float32Array);
+    process.stdout.write(`bf16 UNet vs fp32 golden: ${diff}\n`);
+    expect(diff).toBeGreaterThan(0);
+    expect(diff).toBeLessThan(0.05);
   });
 });
