@@ -27,7 +27,7 @@ describe('ComfyUI discovery routes', () => {
       expect(stats.devices[0]).toMatchObject({ type: 'cpu', index: 0, vram_total: 0 });
       expect((await api(server, 'GET', `${prefix}/extensions`)).body).toEqual([]);
       expect((await api(server, 'GET', `${prefix}/embeddings`)).body).toEqual([]);
-      expect((await api(server, 'GET', `${prefix}/models`)).body).toEqual(['checkpoints', 'loras', 'embeddings']);
+      expect((await api(server, 'GET', `${prefix}/models`)).body).toEqual(['checkpoints', 'loras', 'embeddings', 'controlnet']);
       expect((await api(server, 'GET', `${prefix}/models/checkpoints`)).body).toEqual(['tiny-sdxl-base', 'tiny-sdxl-inpaint']);
       expect((await api(server, 'GET', `${prefix}/models/vae_approx`)).status).toBe(404);
       expect((await api(server, 'GET', `${prefix}/features`)).body).toMatchObject({ supports_preview_metadata: false });

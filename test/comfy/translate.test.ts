@@ -153,13 +153,16 @@ describe('translatePrompt', () => {
       imc: { class_type: 'InpaintModelConditioning', inputs: { positive: ['pos', 0], negative: ['neg', 0], vae: ['ck', 2], pixels: ['img', 0], mask: ['malpha', 0], noise_mask: true } },
       vfi: { class_type: 'VAEEncodeForInpaint', inputs: { pixels: ['img', 0], vae: ['ck', 2], mask: ['malpha', 0], grow_mask_by: 0 } },
       empty: { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 2 } },
+      cnl: { class_type: 'ControlNetLoader', inputs: { control_net_name: 'tiny-controlnet' } },
+      cna: { class_type: 'ControlNetApply', inputs: { conditioning: ['pos', 0], control_net: ['cnl', 0], image: ['img', 0], strength: 0.5 } },
+      cnadv: { class_type: 'ControlNetApplyAdvanced', inputs: { positive: ['cna', 0], negative: ['neg', 0], control_net: ['cnl', 0], image: ['img', 0], strength: 1, start_percent: 0, end_percent: 0.8 } },
       ks1: {
         class_type: 'KSampler',
         inputs: { model: ['lora2', 0], seed: 1, steps: 4, cfg: 5, sampler_name: 'ddim', scheduler: 'ddim_uniform', positive: ['imc', 0], negative: ['imc', 1], latent_image: ['noise', 0], denoise: 0.5 },
       },
       ks2: {
         class_type: 'KSampler',
-        inputs: { model: ['ck', 0], seed: 1, steps: 4, cfg: 5, sampler_name: 'euler_ancestral', scheduler: 'normal', positive: ['pos', 0], negative: ['neg', 0], latent_image: ['empty', 0], denoise: 1 },
+        inputs: { model: ['ck', 0], seed: 1, steps: 4, cfg: 5, sampler_name: 'euler_ancestral', scheduler: 'normal', positive: ['cnadv', 0], negative: ['cnadv', 1], latent_image: ['empty', 0], denoise: 1 },
       },
       ks3: {
         class_type: 'KSampler',
@@ -189,6 +192,8 @@ describe('translatePrompt', () => {
     expect(n['pos']).toMatchObject({ type: 'conditioning/encode-text', params: { prompt: 'l', prompt_2: 'g', clip_skip: 1 } });
     expect(n['lora2']).toMatchObject({ type: 'models/apply-lora', params: { strength_clip: 0 }, inputs: { unet: ['lora', 'unet'], clip: ['ck', 'clip'] } });
     expect(n['ks2']!.params).toMatchObject({ num_images: 2, scheduler: 'euler_ancestral' });
+    expect(n['ks2']!.inputs).toMatchObject({ positive: ['pos', 'positive'], control: ['cnadv', 'control'] });
+    expect(n['cnadv']).toMatchObject({ type: 'conditioning/apply-controlnet', params: { strength: 1, start: 0, end: 0.8 }, inputs: { control: ['cna', 'control'] } });
     expect(n['ks1']!.inputs).toMatchObject({ positive: ['pos', 'positive'], negative: ['neg', 'positive'], latent: ['noise', 'latent'] });
     expect(n['noise']).toMatchObject({ type: 'latent/vae-encode', inputs: { image: ['comp', 'image'], vae: ['ck', 'vae'], mask: ['feather', 'mask'] } });
     expect(n['scale']).toMatchObject({ type: 'image/resize', params: { width: 64, height: 16384, mode: 'fit', kernel: 'cubic' } });
