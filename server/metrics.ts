@@ -102,7 +102,7 @@ export class Metrics {
   readonly errors = new Counter('maskflow_errors_total', 'Errors by code (failed jobs and HTTP errors).');
   readonly webhooks = new Counter('maskflow_webhooks_total', 'Webhook deliveries by result.');
   // Scale-out faults.
-  readonly redispatches = new Counter('maskflow_job_redispatches_total', 'Jobs handed to the workers again, by reason (worker_error: the worker\'s own condition; worker_lost: its worker died; redis_lost: Redis lost the job).');
+  readonly redispatches = new Counter('maskflow_job_redispatches_total', 'Jobs handed to the workers again, by reason (worker_error: the worker\'s own condition; worker_lost: its worker died; redis_lost: Redis lost the job; no_result: a completed job had no readable result).');
   readonly workerLosses = new Counter('maskflow_worker_losses_total', 'Runs lost with their worker (crash, kill, stall).');
   readonly refusedWorkers = new Counter('maskflow_workers_refused_total', 'Worker requests refused because of their API key.');
   readonly duplicateRuns = new Counter('maskflow_duplicate_runs_total', 'Second results of a finished job, discarded (their files deleted).');

@@ -47,8 +47,12 @@ interface ActiveRun {
   open: Map<string, RunAttempt>;
   /** Logged that a worker still runs it while Redis lost its record. */
   heldLogged?: boolean;
+  /** Times a completed BullMQ record without a readable result was dispatched again. */
+  unreadableRetries?: number;
 }
 
+/** A completed record without a readable result is run again this many times before the job fails. */
+const UNREADABLE_RETRIES = 2;
 const WAITING_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
 /** Finished BullMQ jobs are kept this long, so an API node restarted meanwhile finds their result. */
 const KEEP_FINISHED_S = 7 * 24 * 3600;
@@ -342,6 +346,16 @@ export class RemoteBackend implements ExecutionBackend {
       const record = state === 'completed' ? this.recordOf(job.returnvalue) : undefined;
       if (record?.requeue && this.requeued.get(runId)?.has(attemptKey(record.attempt))) {
         // The previous run's record (its pub/sub report came first): replace it with this dispatch.
+        await job.remove();
+        await this.addJob(run.job);
+        return;
+      }
+      if (state === 'completed' && !record && (run.unreadableRetries ?? 0) < UNREADABLE_RETRIES) {
+        // Seen under load right after a re-queue (a worker leaving on a refused key): a completed
+        // record with no result is no result; run the job again rather than fail it.
+        run.unreadableRetries = (run.unreadableRetries ?? 0) + 1;
+        this.log.warn({ runId, retry: run.unreadableRetries }, 'job completed in Redis without a readable result; queueing it again');
+        this.opts.metrics?.redispatches.inc({ reason: 'no_result' });
         await job.remove();
         await this.addJob(run.job);
         return;
