@@ -2,6 +2,7 @@
 // are made. Everything else asks this module; nothing else hard-codes "cpu".
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Config } from '../config.js';
+import { DEFAULT_ATTENTION, type AttentionOptions } from '../checkpoints/layers.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -24,10 +25,17 @@ export interface InferenceOptions {
    * sampler's own work runs on the JS thread, and spinning pool threads would compete with it.
    */
   allowSpinning?: boolean;
+  /**
+   * How graphs compiled from checkpoints compute attention (MASKFLOW_ATTENTION; part of the
+   * compile key). Default `mha`: onnxruntime's fused MultiHeadAttention, memory-efficient on
+   * CPU (flash attention) and CUDA; see AttentionOptions. Optimum exports keep their own graph.
+   */
+  attention?: AttentionOptions;
 }
 
-export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning'>): InferenceOptions {
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention'>): InferenceOptions {
   return {
+    attention: compiledAttention(config),
     ep: config.ep,
     deviceId: config.deviceId,
     threads: config.threads,
@@ -49,6 +57,13 @@ export function sessionOptionsFor(opts: InferenceOptions, ep: ExecutionProvider)
     logSeverityLevel: 3,
     extra: { 'session.intra_op.allow_spinning': opts.allowSpinning ? '1' : '0' },
   };
+}
+
+/** The attention choice for compiled graphs (config.attention, else the default). */
+export function compiledAttention(config: Pick<Config, 'attention'> | Pick<InferenceOptions, 'attention'>): AttentionOptions {
+  const a = config.attention;
+  if (!a) return DEFAULT_ATTENTION;
+  return typeof a === 'string' ? { ...DEFAULT_ATTENTION, impl: a } : a;
 }
 
 /** Element types a model may declare for its float tensors. */

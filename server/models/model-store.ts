@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { ClipTokenizer } from '../sdxl/tokenizer.js';
 import { ModelCatalog, type Component, type ModelInfo } from './catalog.js';
-import { compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
+import { compiledAttention, compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
 import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
 
@@ -35,6 +35,7 @@ export class ModelStore {
     this.catalog = new ModelCatalog(options.modelsDir, options.defaultModel, {
       compiledDir: options.compiledDir,
       dtype: compiledWeightDtype(options.inference),
+      attention: compiledAttention(options.inference),
       logger: options.logger,
     });
     this.pool = new SessionPool(options.inference, options.sessionCacheBytes, options.logger);
