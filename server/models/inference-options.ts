@@ -31,9 +31,20 @@ export interface InferenceOptions {
    * CPU (flash attention) and CUDA; see AttentionOptions. Optimum exports keep their own graph.
    */
   attention?: AttentionOptions;
+  /**
+   * onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=1 turns it on). The arena keeps
+   * its high-water mark for the life of the session and the node binding cannot shrink it
+   * (run options are not passed through), so a 1024² job's activations would stay resident
+   * until restart. Off by default: activations are malloc'd and freed per run and the
+   * memory goes back to the system after every job. CPU only: on CUDA this leaves
+   * the device arena alone (the CUDA EP's own `arena_extend_strategy`).
+   */
+  cpuMemArena?: boolean;
+  /** ORT's memory-pattern planning (one block per input shape, cached); follows the arena by default. */
+  memPattern?: boolean;
 }
 
-export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention'>): InferenceOptions {
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention' | 'ortCpuArena'>): InferenceOptions {
   return {
     attention: compiledAttention(config),
     ep: config.ep,
@@ -42,6 +53,7 @@ export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId
     graphOptimization: config.ortOptimization ?? 'all',
     outputLocation: 'cpu',
     allowSpinning: config.ortSpinning ?? false,
+    cpuMemArena: config.ortCpuArena ?? false,
   };
 }
 
@@ -55,6 +67,8 @@ export function sessionOptionsFor(opts: InferenceOptions, ep: ExecutionProvider)
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     // Errors only: ORT's warnings about unused initializers are noise for exported models.
     logSeverityLevel: 3,
+    enableCpuMemArena: opts.cpuMemArena ?? false,
+    enableMemPattern: opts.memPattern ?? opts.cpuMemArena ?? false,
     extra: { 'session.intra_op.allow_spinning': opts.allowSpinning ? '1' : '0' },
   };
 }
