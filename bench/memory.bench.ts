@@ -51,23 +51,26 @@ export default async function bench(print: (l: string) => void): Promise<void> {
     const run = (variant: keyof typeof VARIANTS, side: number, numImages = 1, steps = 4) =>
       job({ modelsDir, compiledDir: path.join(dir, 'compiled'), model: MODEL, side, numImages, steps, inference: VARIANTS[variant].inference });
     const rows: [string, keyof typeof VARIANTS, JobResult][] = [];
+    // Rows print as their jobs finish (the 2048² job alone takes minutes).
+    print('');
+    print('| request | settings | end to end | per step | peak RSS | idle RSS (sessions loaded) | RSS after the job | after / idle |');
+    print('|---|---|---|---|---|---|---|---|');
+    const row = (label: string, v: keyof typeof VARIANTS, r: JobResult) => {
+      rows.push([label, v, r]);
+      const after = r.afterRssKb.at(-1)!;
+      print(`| ${label} | ${VARIANTS[v].label} | ${s(r.totalMs)} | ${s(perStep(r))} | ${gb(r.peakKb)} | ${gb(r.idleRssKb)} | ${gb(after)} | ${(after / r.idleRssKb).toFixed(2)}× |`);
+    };
     const ratios: string[] = [];
     for (const side of [512, 1024]) {
       // Same run, one after the other: drift on a shared machine hits both alike.
       const before = await run('before', side);
+      row(`${side}²`, 'before', before);
       const now = await run('now', side);
-      rows.push([`${side}²`, 'before', before], [`${side}²`, 'now', now]);
+      row(`${side}²`, 'now', now);
       ratios.push(`${side}²: per step ${(perStep(now) / perStep(before)).toFixed(2)}×, end to end ${(now.totalMs / before.totalMs).toFixed(2)}× (goal ≤ 1.05×)`);
     }
-    rows.push(['1024², num_images 4', 'now', await run('now', 1024, 4)]);
-    rows.push(['2048² (2 steps)', 'now', await run('now', 2048, 1, 2)]);
-    print('');
-    print('| request | settings | end to end | per step | peak RSS | idle RSS (sessions loaded) | RSS after the job | after / idle |');
-    print('|---|---|---|---|---|---|---|---|');
-    for (const [label, v, r] of rows) {
-      const after = r.afterRssKb.at(-1)!;
-      print(`| ${label} | ${VARIANTS[v].label} | ${s(r.totalMs)} | ${s(perStep(r))} | ${gb(r.peakKb)} | ${gb(r.idleRssKb)} | ${gb(after)} | ${(after / r.idleRssKb).toFixed(2)}× |`);
-    }
+    row('1024², num_images 4 (2 steps)', 'now', await run('now', 1024, 4, 2));
+    row('2048² (2 steps)', 'now', await run('now', 2048, 1, 2));
     print('');
     print(`time now / before, same run: ${ratios.join('; ')}`);
     const b = rows.find(([l, v]) => l === '1024²' && v === 'before')![2];
