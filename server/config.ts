@@ -24,6 +24,10 @@ export interface Config {
   ortOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Let ORT's intra-op threads spin between runs (MASKFLOW_ORT_SPINNING=1). */
   ortSpinning?: boolean;
+  /** How compiled checkpoints compute attention (MASKFLOW_ATTENTION; inference-options.ts). */
+  attention?: 'mha' | 'chunked' | 'full';
+  /** onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=1; inference-options.ts). */
+  ortCpuArena?: boolean;
   /** Bound on pooled ORT sessions, bytes of model weights. */
   sessionCacheBytes: number;
   /** Bound on the node output cache in each worker. */
@@ -127,6 +131,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     threads: int(env, 'MASKFLOW_THREADS', 0),
     ortOptimization: oneOf(env, 'MASKFLOW_ORT_OPTIMIZATION', ['disabled', 'basic', 'extended', 'all'] as const, 'all'),
     ortSpinning: env.MASKFLOW_ORT_SPINNING === '1',
+    attention: oneOf(env, 'MASKFLOW_ATTENTION', ['mha', 'chunked', 'full'] as const, 'mha'),
+    ortCpuArena: env.MASKFLOW_ORT_CPU_ARENA !== '0',
     sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
     outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
     workers: int(env, 'MASKFLOW_WORKERS', 1),

@@ -13,11 +13,11 @@ import { NodeError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import type { Component } from '../models/catalog.js';
 import { DT } from './graph-builder.js';
-import type { FloatType } from './layers.js';
+import { DEFAULT_ATTENTION, type AttentionOptions, type FloatType } from './layers.js';
 import type { CheckpointPlan, WeightGroup } from './plan.js';
 
 /** Bump when the graphs change: old compiled folders are then rebuilt. */
-export const COMPILER_VERSION = 2;
+export const COMPILER_VERSION = 3;
 export const MANIFEST = 'maskflow-compiled.json';
 const CLIP_BPE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clip-bpe');
 
@@ -29,6 +29,7 @@ export interface CompiledManifest {
   kind: CheckpointPlan['kind'];
   configFrom: string;
   dtype: 'float32' | 'float16';
+  attention: AttentionOptions;
   key: string;
   /** Weight bytes each component's session holds once loaded (compute dtype). */
   componentBytes: Partial<Record<Component, number>>;
@@ -43,6 +44,8 @@ export interface CompileOptions {
   /** <dataDir>/compiled */
   outRoot: string;
   dtype: 'float32' | 'float16';
+  /** How attention is computed (inference-options.ts); part of the key. */
+  attention?: AttentionOptions;
   logger?: Logger;
   /** Called before each component (for progress bars and websocket events). */
   onProgress?: (done: number, total: number, what: string) => void;
@@ -52,11 +55,12 @@ const safeName = (n: string) => n.replace(/[^A-Za-z0-9._-]/g, '_');
 /** Every compiled folder of a model name starts with this (any dtype, any version of the file). */
 export const compiledPrefix = (name: string) => `${safeName(name)}-`;
 
-export function cacheKey(plan: CheckpointPlan, dtype: string): string {
+export function cacheKey(plan: CheckpointPlan, dtype: string, attention: AttentionOptions = DEFAULT_ATTENTION): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({
     v: COMPILER_VERSION,
     dtype,
+    attention: attention.impl === 'chunked' ? attention : attention.impl,
     source: plan.source,
     files: plan.headers.map((x) => [x.file, x.size, x.mtimeMs, x.headerHash]),
     configs: plan.components.map((c) => c.config),
@@ -67,8 +71,8 @@ export function cacheKey(plan: CheckpointPlan, dtype: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export function compiledDir(plan: CheckpointPlan, opts: Pick<CompileOptions, 'outRoot' | 'dtype'>): string {
-  return path.join(opts.outRoot, `${safeName(plan.name)}-${opts.dtype === 'float16' ? 'fp16-' : ''}${cacheKey(plan, opts.dtype)}`);
+export function compiledDir(plan: CheckpointPlan, opts: Pick<CompileOptions, 'outRoot' | 'dtype' | 'attention'>): string {
+  return path.join(opts.outRoot, `${safeName(plan.name)}-${opts.dtype === 'float16' ? 'fp16-' : ''}${cacheKey(plan, opts.dtype, opts.attention)}`);
 }
 
 export function readManifest(dir: string): CompiledManifest | undefined {
@@ -100,6 +104,7 @@ export function compileCheckpoint(plan: CheckpointPlan, opts: CompileOptions): {
 
 function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions): CompiledManifest {
   const ft: FloatType = opts.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
+  const attention = opts.attention ?? DEFAULT_ATTENTION;
   const used = new Map<WeightGroup, Set<string>>();
   const componentBytes: CompiledManifest['componentBytes'] = {};
   const copied: string[] = [];
@@ -108,7 +113,7 @@ function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions):
   let params = 0;
   plan.components.forEach((c, i) => {
     opts.onProgress?.(i, plan.components.length, c.component);
-    const g = c.build(ft);
+    const g = c.build(ft, attention);
     const rep = g.resolve(plan.sources[c.group], (f) => path.basename(f), c.component);
     const cdir = path.join(out, c.component);
     mkdirSync(cdir, { recursive: true });
@@ -153,7 +158,8 @@ function writeCompiled(plan: CheckpointPlan, out: string, opts: CompileOptions):
     kind: plan.kind,
     configFrom: plan.configFrom,
     dtype: opts.dtype,
-    key: cacheKey(plan, opts.dtype),
+    attention,
+    key: cacheKey(plan, opts.dtype, attention),
     componentBytes,
     params,
     copied,
@@ -209,6 +215,9 @@ function pruneStale(plan: CheckpointPlan, keep: string, root: string): void {
     const full = path.join(root, e);
     if (full === keep || !e.startsWith(prefix) || e.includes('.tmp-')) continue;
     const m = readManifest(full);
-    if (m && m.source === plan.source && m.dtype === readManifest(keep)?.dtype) rmSync(full, { recursive: true, force: true });
+    const kept = readManifest(keep);
+    // Another attention choice is another variant (a bench compares them), not a stale one.
+    const sameVariant = m && kept && m.dtype === kept.dtype && (m.compilerVersion !== kept.compilerVersion || JSON.stringify(m.attention) === JSON.stringify(kept.attention));
+    if (m && m.source === plan.source && sameVariant) rmSync(full, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
 // time_ids, controlnet_cond [B,3,H,W] in [0,1], conditioning_scale [1]; outputs
 // down_block_res_samples.{k} (already × scale) and mid_block_res_sample.
 import { num, type UnetConfig } from './configs.js';
-import { ModuleGraph, type FloatType } from './layers.js';
+import { ModuleGraph, type AttentionOptions, type FloatType } from './layers.js';
 import { buildMidBlock, buildTrunk } from './unet-graph.js';
 
 export interface ControlNetConfig extends UnetConfig {
@@ -15,10 +15,10 @@ export interface ControlNetConfig extends UnetConfig {
   global_pool_conditions?: boolean;
 }
 
-export function buildControlNetGraph(cfg: ControlNetConfig, opts: { floatType: FloatType; pooledDim: number }): ModuleGraph {
+export function buildControlNetGraph(cfg: ControlNetConfig, opts: { floatType: FloatType; pooledDim: number; attention?: AttentionOptions }): ModuleGraph {
   if (cfg.controlnet_conditioning_channel_order && cfg.controlnet_conditioning_channel_order !== 'rgb') throw new Error(`unsupported controlnet_conditioning_channel_order ${cfg.controlnet_conditioning_channel_order}`);
   if (cfg.global_pool_conditions) throw new Error('global_pool_conditions ControlNets are not supported');
-  const g = new ModuleGraph(opts.floatType);
+  const g = new ModuleGraph(opts.floatType, opts.attention);
   const ft = opts.floatType;
   const condCh = num(cfg.conditioning_channels, 3);
   const coe = cfg.conditioning_embedding_out_channels ?? [16, 32, 96, 256];

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import { buildControlNetGraph, type ControlNetConfig } from './controlnet-graph.js';
+import type { AttentionOptions } from './layers.js';
 import { COMPILER_VERSION, linkWeights, MANIFEST, readManifest, writeAtomically } from './compile.js';
 import { DT } from './graph-builder.js';
 import { componentWeightFiles } from './plan.js';
@@ -104,9 +105,9 @@ export function planControlNet(p: string): ControlNetPlan {
     : { name, source: p, config: inferControlNetConfig(header), configFrom: 'inferred from tensor shapes (64-channel heads)', headers: [header] };
 }
 
-export function compileControlNet(plan: ControlNetPlan, opts: { outRoot: string; dtype: 'float32' | 'float16'; logger?: Logger }): CompiledControlNet {
+export function compileControlNet(plan: ControlNetPlan, opts: { outRoot: string; dtype: 'float32' | 'float16'; attention?: AttentionOptions; logger?: Logger }): CompiledControlNet {
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: COMPILER_VERSION, dtype: opts.dtype, source: plan.source, files: plan.headers.map((h) => [h.file, h.size, h.mtimeMs, h.headerHash]), config: plan.config }))
+    .update(JSON.stringify({ v: COMPILER_VERSION, dtype: opts.dtype, attention: opts.attention ?? null, source: plan.source, files: plan.headers.map((h) => [h.file, h.size, h.mtimeMs, h.headerHash]), config: plan.config }))
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(opts.outRoot, `controlnet-${plan.name.replace(/[^A-Za-z0-9._-]/g, '_')}-${key}`);
@@ -117,7 +118,7 @@ export function compileControlNet(plan: ControlNetPlan, opts: { outRoot: string;
   const pooledDim = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim;
   const t0 = performance.now();
   writeAtomically(dir, (tmp) => {
-    const g = buildControlNetGraph(cfg, { floatType: opts.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT, pooledDim });
+    const g = buildControlNetGraph(cfg, { floatType: opts.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT, pooledDim, ...(opts.attention ? { attention: opts.attention } : {}) });
     const source = new MultiSource(plan.headers.map((h) => new PrefixSource(h.file, h.tensors, '', plan.name)), plan.name);
     const rep = g.resolve(source, (f) => path.basename(f), 'controlnet');
     const extra = [...source.keys()].filter((k) => !rep.usedKeys.has(k));

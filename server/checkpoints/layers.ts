@@ -8,6 +8,27 @@ import { type WeightRef, type WeightSource } from './weights.js';
 
 export type FloatType = typeof DT.FLOAT | typeof DT.FLOAT16;
 
+/**
+ * How attention is computed (chosen in server/models/inference-options.ts; part of the
+ * compile key). All three are exact up to float rounding:
+ *  - `mha`: onnxruntime's com.microsoft MultiHeadAttention: on CPU a flash-attention kernel
+ *    (MLAS, online softmax over key blocks) that never holds the S×S' score matrix; on CUDA
+ *    flash / memory-efficient attention where the head size allows, else ORT's unfused path.
+ *  - `chunked`: diffusers' sliced attention in the graph: queries are cut into 16 slices of
+ *    at least `chunkTokens` rows, so B·H·max(chunkTokens, S/16)·S' scores live at once.
+ *  - `full`: softmax(q·kᵀ·scale)·v as whole matrices (B·H·S·S' floats, twice).
+ */
+export interface AttentionOptions {
+  impl: 'mha' | 'chunked' | 'full';
+  /** Minimum query rows per slice for `chunked`. */
+  chunkTokens: number;
+}
+
+export const DEFAULT_ATTENTION: AttentionOptions = { impl: 'mha', chunkTokens: 1024 };
+
+/** Query slices of `chunked` attention (a static count; their size follows the sequence). */
+const MAX_CHUNKS = 16;
+
 interface ParamUse {
   /** PyTorch shape the config implies. */
   expect: number[];
@@ -30,7 +51,10 @@ export interface ResolveReport {
 export class ModuleGraph extends GraphBuilder {
   private readonly params = new Map<string, ParamUse>();
 
-  constructor(readonly floatType: FloatType) {
+  constructor(
+    readonly floatType: FloatType,
+    readonly attentionOptions: AttentionOptions = DEFAULT_ATTENTION,
+  ) {
     super(17);
   }
 
@@ -101,10 +125,37 @@ export class ModuleGraph extends GraphBuilder {
     return this.float([v], [], this.floatType);
   }
 
+  /**
+   * softmax(q·kᵀ·scale)·v per head for tokens q [B, S, H·d], k and v [B, S', H·d];
+   * returns [B, S, H·d]. Implementation per `attentionOptions`.
+   */
+  attention(q: string, k: string, v: string, heads: number, scale: number): string {
+    if (this.attentionOptions.impl === 'mha')
+      return this.op('MultiHeadAttention', [q, k, v], { num_heads: heads, scale: { float: scale } }, undefined, 1, 'com.microsoft');
+    const C = this.op('Slice', [this.op('Shape', [q]), this.i64([2]), this.i64([3])]);
+    const split = this.op('Concat', [this.i64([0, -1, heads]), this.op('Div', [C, this.i64([heads])])], { axis: 0 });
+    const q4 = this.op('Transpose', [this.op('Reshape', [q, split])], { perm: [0, 2, 1, 3] });
+    const kT = this.op('Transpose', [this.op('Reshape', [k, split])], { perm: [0, 2, 3, 1] });
+    const v4 = this.op('Transpose', [this.op('Reshape', [v, split])], { perm: [0, 2, 1, 3] });
+    const o = this.attentionOps(q4, kT, v4, scale);
+    return this.op('Reshape', [this.op('Transpose', [o], { perm: [0, 2, 1, 3] }), this.op('Shape', [q])]);
+  }
+
   /** softmax(q kᵀ · scale) v for q [B, H, S, d], kT [B, H, d, S'], v [B, H, S', d]. */
-  attentionCore(q: string, kT: string, v: string, scale: number): string {
-    const scores = this.op('MatMul', [this.op('Mul', [q, this.scalar(scale)]), kT]);
-    return this.op('MatMul', [this.op('Softmax', [scores], { axis: -1 }), v]);
+  private attentionOps(q: string, kT: string, v: string, scale: number): string {
+    const core = (qs: string) => this.op('MatMul', [this.op('Softmax', [this.op('MatMul', [this.op('Mul', [qs, this.scalar(scale)]), kT])], { axis: -1 }), v]);
+    if (this.attentionOptions.impl !== 'chunked') return core(q);
+    // Query slices [i·c, (i+1)·c) with c = max(chunkTokens, ⌈S / MAX_CHUNKS⌉), the last one
+    // to the end; slices past S are empty.
+    const S = this.op('Slice', [this.op('Shape', [q]), this.i64([2]), this.i64([3])]);
+    const even = this.op('Div', [this.op('Add', [S, this.i64([MAX_CHUNKS - 1])]), this.i64([MAX_CHUNKS])]);
+    const c = this.op('Max', [even, this.i64([this.attentionOptions.chunkTokens])]);
+    const parts = Array.from({ length: MAX_CHUNKS }, (_, i) => {
+      const start = this.op('Mul', [c, this.i64([i])]);
+      const end = i === MAX_CHUNKS - 1 ? this.i64([2 ** 62]) : this.op('Mul', [c, this.i64([i + 1])]);
+      return core(this.op('Slice', [q, start, end, this.i64([2])]));
+    });
+    return this.op('Concat', parts, { axis: 2 });
   }
 
   // ── weights ──────────────────────────────────────────────────────────────────

@@ -9,7 +9,7 @@ import type { Component } from '../models/catalog.js';
 import { buildClipGraph } from './clip-graph.js';
 import { CLIP_BIGG, CLIP_L, SDXL_BASE_UNET, SDXL_REFINER_UNET, SDXL_SCHEDULER, SDXL_VAE, num, type ClipTextConfig, type UnetConfig, type VaeConfig } from './configs.js';
 import { DT } from './graph-builder.js';
-import type { FloatType, ModuleGraph } from './layers.js';
+import type { AttentionOptions, FloatType, ModuleGraph } from './layers.js';
 import { detectFamily, familyName, readHeader, type Header } from './read-header.js';
 import { SGM_PREFIX, SgmClipLSource, SgmOpenClipSource, SgmUnetSource, SgmVaeSource } from './sgm-keys.js';
 import { buildUnetGraph } from './unet-graph.js';
@@ -22,7 +22,7 @@ export type WeightGroup = 'unet' | 'vae' | 'text_encoder' | 'text_encoder_2';
 export interface ComponentPlan {
   component: Component;
   group: WeightGroup;
-  build: (floatType: FloatType) => ModuleGraph;
+  build: (floatType: FloatType, attention?: AttentionOptions) => ModuleGraph;
   /** Written as the component's config.json. */
   config: Record<string, unknown>;
 }
@@ -67,9 +67,9 @@ function components(unet: UnetConfig, vae: VaeConfig, te1: ClipTextConfig, te2: 
   return [
     { component: 'text_encoder', group: 'text_encoder', config: te1, build: (ft) => buildClipGraph(te1, { floatType: ft, withProjection: false, idsType: DT.INT32 }) },
     { component: 'text_encoder_2', group: 'text_encoder_2', config: te2, build: (ft) => buildClipGraph(te2, { floatType: ft, withProjection: true, idsType: DT.INT64 }) },
-    { component: 'unet', group: 'unet', config: unet, build: (ft) => buildUnetGraph(unet, { floatType: ft, pooledDim, controlnetInputs: true }) },
-    { component: 'vae_encoder', group: 'vae', config: vae, build: (ft) => buildVaeEncoderGraph(vae, ft) },
-    { component: 'vae_decoder', group: 'vae', config: vae, build: (ft) => buildVaeDecoderGraph(vae, ft) },
+    { component: 'unet', group: 'unet', config: unet, build: (ft, attention) => buildUnetGraph(unet, { floatType: ft, pooledDim, attention, controlnetInputs: true }) },
+    { component: 'vae_encoder', group: 'vae', config: vae, build: (ft, attention) => buildVaeEncoderGraph(vae, ft, attention) },
+    { component: 'vae_decoder', group: 'vae', config: vae, build: (ft, attention) => buildVaeDecoderGraph(vae, ft, attention) },
   ];
 }
 

@@ -2,7 +2,7 @@
 // projections in the transformers) as an ONNX graph with the Optimum export's inputs and
 // outputs. Every size comes from the config; nothing assumes SDXL's widths.
 import { DT } from './graph-builder.js';
-import { ModuleGraph, type FloatType } from './layers.js';
+import { ModuleGraph, type AttentionOptions, type FloatType } from './layers.js';
 import { arrayPerBlock, num, type UnetConfig } from './configs.js';
 
 export interface Ctx {
@@ -59,12 +59,10 @@ export function attention(g: ModuleGraph, batch: string, x: string, dim: number,
   const q = g.scope('to_q', () => g.linear(x, dim, dim, bias));
   const k = g.scope('to_k', () => g.linear(ctx.value, ctx.dim, dim, bias));
   const v = g.scope('to_v', () => g.linear(ctx.value, ctx.dim, dim, bias));
-  const shape = g.op('Concat', [batch, g.i64([-1, heads, d])], { axis: 0 });
-  const q4 = g.op('Transpose', [g.op('Reshape', [q, shape])], { perm: [0, 2, 1, 3] });
-  const kT = g.op('Transpose', [g.op('Reshape', [k, shape])], { perm: [0, 2, 3, 1] });
-  const v4 = g.op('Transpose', [g.op('Reshape', [v, shape])], { perm: [0, 2, 1, 3] });
-  const o = g.attentionCore(q4, kT, v4, 1 / Math.sqrt(d));
-  const flat = g.op('Reshape', [g.op('Transpose', [o], { perm: [0, 2, 1, 3] }), g.i64([-1, dim])]);
+  const bsc = g.op('Concat', [batch, g.i64([-1, dim])], { axis: 0 });
+  const tokens = (t: string) => g.op('Reshape', [t, bsc]);
+  const o = g.attention(tokens(q), tokens(k), tokens(v), heads, 1 / Math.sqrt(d));
+  const flat = g.op('Reshape', [o, g.i64([-1, dim])]);
   return g.scope('to_out.0', () => g.linear(flat, dim, dim));
 }
 
@@ -102,6 +100,8 @@ export interface UnetGraphOptions {
   floatType: FloatType;
   /** Width of text_embeds (text_encoder_2's projection_dim); the rest of the addition input is time ids. */
   pooledDim: number;
+  /** How attention is computed (default: DEFAULT_ATTENTION). */
+  attention?: AttentionOptions;
 }
 
 /** Names of the UNet's ControlNet inputs (diffusers' down/mid_block_additional_residual(s)). */
@@ -213,7 +213,7 @@ export function buildMidBlock(c: Ctx, cfg: UnetConfig, h: string): string {
  * passes feeds named in inputNames, so overridable initializers cannot serve as defaults.
  */
 export function buildUnetGraph(cfg: UnetConfig, opts: UnetGraphOptions & { controlnetInputs?: boolean }): ModuleGraph {
-  const g = new ModuleGraph(opts.floatType);
+  const g = new ModuleGraph(opts.floatType, opts.attention);
   const ft = opts.floatType;
   const boc = cfg.block_out_channels;
   const { n: nBlocks, layers, heads, upDepth } = levels(cfg);

@@ -1,7 +1,7 @@
 // diffusers' AutoencoderKL halves as ONNX graphs with Optimum's interface:
 // vae_encoder: sample [B,3,H,W] -> latent_parameters [B, 2·latent, H/8, W/8] (mean ‖ logvar);
 // vae_decoder: latent_sample [B, latent, h, w] -> sample [B,3,8h,8w] (post_quant_conv included).
-import { ModuleGraph, type FloatType } from './layers.js';
+import { ModuleGraph, type AttentionOptions, type FloatType } from './layers.js';
 import { num, type VaeConfig } from './configs.js';
 
 const EPS = 1e-6;
@@ -25,7 +25,7 @@ function attention(g: ModuleGraph, x: string, C: number, groups: number): string
   const q = g.op('Reshape', [g.scope('to_q', () => g.linear(tokens, C, C)), bsc]);
   const k = g.op('Reshape', [g.scope('to_k', () => g.linear(tokens, C, C)), bsc]);
   const v = g.op('Reshape', [g.scope('to_v', () => g.linear(tokens, C, C)), bsc]);
-  const o = g.attentionCore(q, g.op('Transpose', [k], { perm: [0, 2, 1] }), v, 1 / Math.sqrt(C));
+  const o = g.attention(q, k, v, 1, 1 / Math.sqrt(C));
   const out = g.scope('to_out.0', () => g.linear(g.op('Reshape', [o, g.i64([-1, C])]), C, C));
   const back = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [out, bsc])], { perm: [0, 2, 1] }), shape]);
   return g.op('Add', [back, x]);
@@ -39,8 +39,8 @@ function midBlock(g: ModuleGraph, x: string, C: number, groups: number): string 
   });
 }
 
-export function buildVaeEncoderGraph(cfg: VaeConfig, floatType: FloatType): ModuleGraph {
-  const g = new ModuleGraph(floatType);
+export function buildVaeEncoderGraph(cfg: VaeConfig, floatType: FloatType, attention?: AttentionOptions): ModuleGraph {
+  const g = new ModuleGraph(floatType, attention);
   const boc = cfg.block_out_channels;
   const groups = num(cfg.norm_num_groups, 32);
   const layers = num(cfg.layers_per_block, 2);
@@ -71,8 +71,8 @@ export function buildVaeEncoderGraph(cfg: VaeConfig, floatType: FloatType): Modu
   return g;
 }
 
-export function buildVaeDecoderGraph(cfg: VaeConfig, floatType: FloatType): ModuleGraph {
-  const g = new ModuleGraph(floatType);
+export function buildVaeDecoderGraph(cfg: VaeConfig, floatType: FloatType, attention?: AttentionOptions): ModuleGraph {
+  const g = new ModuleGraph(floatType, attention);
   const boc = cfg.block_out_channels;
   const rev = [...boc].reverse();
   const groups = num(cfg.norm_num_groups, 32);

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { NodeError } from '../engine/errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
-import { compiledWeightDtype } from './inference-options.js';
+import { compiledAttention, compiledWeightDtype } from './inference-options.js';
 import { checkpointPath, discoverModels, matchModelName, statFollow, type ModelEntry, type ModelFormat } from '../checkpoints/discovery.js';
 import { compileCheckpoint, compiledDir, compiledPrefix, type CompiledManifest } from '../checkpoints/compile.js';
+import type { AttentionOptions } from '../checkpoints/layers.js';
 import { planBytes, planDiffusersFolder, planSingleFile, type CheckpointKind, type CheckpointPlan } from '../checkpoints/plan.js';
 import { refusePickle } from '../checkpoints/read-header.js';
 
@@ -74,6 +75,8 @@ export interface CatalogOptions {
   compiledDir?: string;
   /** Weight dtype of compiled graphs: float32 on CPU, float16 on CUDA (inference-options.ts). */
   dtype?: 'float32' | 'float16';
+  /** How compiled graphs compute attention (inference-options.ts). */
+  attention?: AttentionOptions;
   logger?: Logger;
 }
 
@@ -200,7 +203,7 @@ export class ModelCatalog {
         missing: [],
         kind: plan.kind,
         bytes: planBytes(plan),
-        compiled: !!statFollow(compiledDir(plan, { outRoot: this.compiledDir, dtype: this.dtype })),
+        compiled: !!statFollow(compiledDir(plan, { outRoot: this.compiledDir, dtype: this.dtype, attention: this.opts.attention })),
         configFrom: plan.configFrom,
         ...(plan.kind === 'refiner' ? { error: 'SDXL refiner: maskflow needs both SDXL text encoders' } : {}),
       };
@@ -252,7 +255,7 @@ export class ModelCatalog {
   compile(name: string, onProgress?: (done: number, total: number, what: string) => void): { dir: string; manifest: CompiledManifest; compiled: boolean } {
     const e = this.entry(this.resolveName(name));
     if (e.format === 'onnx') throw new NodeError('model_invalid', `${e.name} is an ONNX folder; there is nothing to compile`, { param: 'model' });
-    return compileCheckpoint(this.plan(e), { outRoot: this.compiledDir, dtype: this.dtype, logger: this.opts.logger, onProgress });
+    return compileCheckpoint(this.plan(e), { outRoot: this.compiledDir, dtype: this.dtype, attention: this.opts.attention, logger: this.opts.logger, onProgress });
   }
 
   get(name: string, onProgress?: (done: number, total: number, what: string) => void): ModelInfo {
@@ -292,6 +295,6 @@ export class ModelCatalog {
 }
 
 /** The catalogue a server, worker or CLI builds from its configuration. */
-export function catalogFor(config: Pick<Config, 'modelsDir' | 'defaultModel' | 'dataDir' | 'ep'>, logger?: Logger): ModelCatalog {
-  return new ModelCatalog(config.modelsDir, config.defaultModel, { compiledDir: path.join(config.dataDir, 'compiled'), dtype: compiledWeightDtype(config), logger });
+export function catalogFor(config: Pick<Config, 'modelsDir' | 'defaultModel' | 'dataDir' | 'ep' | 'attention'>, logger?: Logger): ModelCatalog {
+  return new ModelCatalog(config.modelsDir, config.defaultModel, { compiledDir: path.join(config.dataDir, 'compiled'), dtype: compiledWeightDtype(config), attention: compiledAttention(config), logger });
 }

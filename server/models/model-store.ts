@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { ClipTokenizer } from '../sdxl/tokenizer.js';
 import { ModelCatalog, type Component, type ModelInfo } from './catalog.js';
-import { compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
+import { compiledAttention, compiledWeightDtype, inferenceOptionsFromConfig, type InferenceOptions } from './inference-options.js';
 import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
 import { compileControlNet, planControlNet } from '../checkpoints/controlnets.js';
@@ -37,6 +37,7 @@ export class ModelStore {
     this.catalog = new ModelCatalog(options.modelsDir, options.defaultModel, {
       compiledDir: options.compiledDir,
       dtype: compiledWeightDtype(options.inference),
+      attention: compiledAttention(options.inference),
       logger: options.logger,
     });
     this.pool = new SessionPool(options.inference, options.sessionCacheBytes, options.logger);
@@ -106,7 +107,7 @@ export class ModelStore {
 
   /** The compiled ControlNet at a local path (compiled on first use) and its pooled session. */
   async controlNet(p: string): Promise<{ session: InferenceSession; config: ControlNetConfig; name: string }> {
-    const cn = compileControlNet(planControlNet(p), { outRoot: this.catalog.compiledDir, dtype: this.catalog.dtype, logger: this.options.logger });
+    const cn = compileControlNet(planControlNet(p), { outRoot: this.catalog.compiledDir, dtype: this.catalog.dtype, attention: compiledAttention(this.options.inference), logger: this.options.logger });
     const session = await this.pool.get(`controlnet:${cn.dir}`, async () => ({ path: cn.model }), cn.bytes);
     return { session, config: cn.config, name: cn.name };
   }
