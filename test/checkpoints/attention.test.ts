@@ -11,6 +11,7 @@ import { floatInput, inputMeta, numericInput, outputF32 } from '../../server/mod
 import type { Component } from '../../server/models/catalog.js';
 import type { AttentionOptions } from '../../server/checkpoints/layers.js';
 import { replayGoldenCase } from '../../server/sdxl/golden-replay.js';
+import { noResiduals } from '../../server/sdxl/unet.js';
 import { FIXTURES, GOLDENS, maxAbsDiff, readF32, readTensor, type TensorSpec } from '../sdxl/golden-io.js';
 import { SINGLE, scratchModels } from './helpers.js';
 
@@ -39,7 +40,7 @@ describe.each(variants)('attention $impl', (attention) => {
   it.each(['unet_inpaint_b2_16x16_t500_ts1', 'vae_decoder_128x128', 'vae_encoder_128x128'])('component golden %s (1e-4)', async (c) => {
     const m = JSON.parse(readFileSync(path.join(COMP, c, 'meta.json'), 'utf8')) as { model: string; inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> };
     const s = await store.getSession(ref, m.model.split('/')[2] as Component);
-    const feeds: Record<string, Tensor> = {};
+    const feeds: Record<string, Tensor> = noResiduals(s);
     for (const [name, spec] of Object.entries(m.inputs)) {
       const data = readTensor(path.join(COMP, c), spec);
       const im = inputMeta(s, name);
