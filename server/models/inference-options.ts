@@ -32,11 +32,13 @@ export interface InferenceOptions {
    */
   attention?: AttentionOptions;
   /**
-   * onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=1 turns it on). The arena keeps
+   * onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=0 turns it off). The arena keeps
    * its high-water mark for the life of the session and the node binding cannot shrink it
    * (run options are not passed through), so a 1024² job's activations would stay resident
-   * until restart. Off by default: activations are malloc'd and freed per run and the
-   * memory goes back to the system after every job. CPU only: on CUDA this leaves
+   * until restart. On by default: with flash attention in compiled graphs the mark is small
+   * (2.5 GB at 1024² on the bench model), and without the arena the first run at each size
+   * allocates tensor by tensor (about 2× end to end, README "Performance and memory").
+   * MASKFLOW_ORT_CPU_ARENA=0 gives memory back after every job. CPU only: on CUDA this leaves
    * the device arena alone (the CUDA EP's own `arena_extend_strategy`).
    */
   cpuMemArena?: boolean;
