@@ -101,3 +101,23 @@ describe('ControlNet pieces', () => {
     for (let y = 10; y < 22; y++) expect([6, 7, 8, 9].filter((x) => e[y * w + x] === 255)).toHaveLength(1);
   });
 });
+
+describe('ControlNet from the CLI', () => {
+  it('maskflow run sdxl-inpaint with controlnets writes an image', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { mkdtempSync, readdirSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'maskflow-cn-cli-'));
+    const bytes = (uri: string) => Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64');
+    writeFileSync(path.join(dir, 'image.png'), bytes(base.image_url as string));
+    writeFileSync(path.join(dir, 'mask.png'), bytes(base.mask_url as string));
+    writeFileSync(path.join(dir, 'edges.png'), bytes(control));
+    const controlnets = JSON.stringify([{ path: 'tiny-controlnet', control_image_url: path.join(dir, 'edges.png'), conditioning_scale: 0.8 }]);
+    const args = ['bin/maskflow.mjs', 'run', 'sdxl-inpaint', '--models', scratch.modelsDir, '--out', path.join(dir, 'out'), '--quiet',
+      '--input', `model=${SINGLE}`, '--input', `image=@${path.join(dir, 'image.png')}`, '--input', `mask=@${path.join(dir, 'mask.png')}`,
+      '--input', 'steps=2', '--input', `controlnets=${controlnets}`];
+    await promisify(execFile)(process.execPath, args, { env: { ...process.env, MASKFLOW_DATA_DIR: path.join(dir, 'data'), MASKFLOW_LOG_LEVEL: 'error' } });
+    expect(readdirSync(path.join(dir, 'out')).some((f) => f.endsWith('.png') || f.endsWith('.jpg') || f.endsWith('.jpeg'))).toBe(true);
+  }, 120_000);
+});
