@@ -152,7 +152,7 @@ export function readModelInfo(name: string, dir: string, compiled?: { manifest: 
 const FOLDER_NAME = /^[A-Za-z0-9._-]+$/;
 
 export class ModelCatalog {
-  private readonly infos = new Map<string, { stamp: string; info: ModelInfo }>();
+  private readonly infos = new Map<string, { stamp: string; info: ModelInfo; entry: ModelEntry }>();
   private readonly plans = new Map<string, { stamp: string; plan: CheckpointPlan }>();
   readonly compiledDir: string;
   readonly dtype: 'float32' | 'float16';
@@ -259,9 +259,12 @@ export class ModelCatalog {
   }
 
   get(name: string, onProgress?: (done: number, total: number, what: string) => void): ModelInfo {
+    // Every node asks for its model: a known name costs a few stats, not a scan of the models folder.
+    const known = name ? this.infos.get(name) : undefined;
+    if (known && known.stamp === this.infoStamp(known.entry)) return known.info;
     const resolved = this.resolveName(name);
     const e = this.entry(resolved);
-    const stamp = e.format === 'onnx' ? '' : this.stamp(e);
+    const stamp = this.infoStamp(e);
     const cached = this.infos.get(resolved);
     if (cached && cached.stamp === stamp) return cached.info;
     let info: ModelInfo;
@@ -270,8 +273,13 @@ export class ModelCatalog {
       const c = this.compile(resolved, onProgress);
       info = readModelInfo(resolved, c.dir, c);
     }
-    this.infos.set(resolved, { stamp, info });
+    this.infos.set(resolved, { stamp, info, entry: e });
     return info;
+  }
+
+  /** What invalidates a cached ModelInfo: the folder vanishing (ONNX), the file or folder changing (others). */
+  private infoStamp(e: ModelEntry): string {
+    return e.format === 'onnx' ? String(existsSync(e.path)) : this.stamp(e);
   }
 
   /** Deletes the compiled graphs of a model (they hard-link its weights: deleting the file alone frees no disk). */
