@@ -37,6 +37,8 @@ export interface ModelInfo {
   dir: string;
   /** 9 = inpainting UNet (mask + masked-image latents concatenated); 4 = base model. */
   unetInChannels: number;
+  /** The UNet's diffusers config (ControlNets are checked against it). */
+  unetConfig: Record<string, unknown>;
   vaeScalingFactor: number;
   /** Image sides must be multiples of this: 8 × 2^(UNet levels − 1) (32 for SDXL-shaped exports). */
   sizeMultiple: number;
@@ -137,6 +139,7 @@ export function readModelInfo(name: string, dir: string, compiled?: { manifest: 
     name,
     dir,
     unetInChannels: num(unet.in_channels, 4),
+    unetConfig: unet,
     vaeScalingFactor: num(vae.scaling_factor, 0.13025),
     sizeMultiple: 8 * 2 ** Math.max(0, (Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 3) - 1),
     timeIdWidth: timeIdWidth(unet, te2),

@@ -13,8 +13,6 @@ import { MID_RESIDUAL, residualInput } from '../checkpoints/unet-graph.js';
 import { assertControlNetFits } from '../checkpoints/controlnets.js';
 import type { ModelInfo } from '../models/catalog.js';
 import type { ModelStore } from '../models/model-store.js';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 
 export interface ControlNetRef {
   /** Local path of the ControlNet folder or file (resolved from a name, upload or URL). */
@@ -86,28 +84,27 @@ export async function controlResiduals(
   step: number,
   steps: number,
 ): Promise<Record<string, Tensor>> {
-  const sums = new Map<string, { data: Float32Array; dims: readonly number[] }>();
-  let single: Record<string, Tensor> | undefined;
-  let active = 0;
+  const outputs: Record<string, Tensor>[] = [];
   for (const c of controls) {
     const scale = Math.fround(c.app.scale * controlKeep(step, steps, c.app.start, c.app.end));
     // Outside its window a ControlNet contributes exactly zero: skipping it is the same result.
     if (scale === 0) continue;
     const s = c.session;
-    const out = await s.run({ ...feeds, controlnet_cond: c.cond, conditioning_scale: floatInput(inputMeta(s, 'conditioning_scale'), Float32Array.of(scale), [1]) });
-    active++;
-    if (active === 1) single = out;
-    for (const [name, t] of Object.entries(out)) {
-      const prev = sums.get(name);
-      const data = outputF32(t, name);
-      if (!prev) sums.set(name, { data: active === 1 ? data : data.slice(), dims: t.dims });
-      else for (let i = 0; i < data.length; i++) prev.data[i] = Math.fround(prev.data[i]! + data[i]!);
-    }
+    outputs.push(await s.run({ ...feeds, controlnet_cond: c.cond, conditioning_scale: floatInput(inputMeta(s, 'conditioning_scale'), Float32Array.of(scale), [1]) }));
   }
-  if (!active) return {};
   const rename = (name: string) => (name === 'mid_block_res_sample' ? MID_RESIDUAL : residualInput(Number(name.split('.').pop())));
-  if (active === 1) return Object.fromEntries(Object.entries(single!).map(([n, t]) => [rename(n), t]));
-  return Object.fromEntries([...sums].map(([n, v]) => [rename(n), floatInput(inputMeta(unet, rename(n)), v.data, v.dims)]));
+  // One ControlNet: its output tensors go to the UNet as they are.
+  if (outputs.length <= 1) return Object.fromEntries(Object.entries(outputs[0] ?? {}).map(([n, t]) => [rename(n), t]));
+  const summed: Record<string, Tensor> = {};
+  for (const [name, first] of Object.entries(outputs[0]!)) {
+    const sum = outputF32(first, name).slice();
+    for (const out of outputs.slice(1)) {
+      const data = outputF32(out[name], name);
+      for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i]! + data[i]!);
+    }
+    summed[rename(name)] = floatInput(inputMeta(unet, rename(name)), sum, first.dims);
+  }
+  return summed;
 }
 
 /** Loads (compiles) every ControlNet of a run, checks it fits the UNet, and builds its control tensor. */
@@ -118,12 +115,11 @@ export async function loadControls(store: ModelStore, info: ModelInfo, unet: Inf
       `"${info.name}" is an ONNX export without ControlNet inputs; ControlNets need a model maskflow compiled itself (a .safetensors checkpoint or a diffusers folder)`,
       { input: 'control' },
     );
-  const unetConfig = JSON.parse(readFileSync(path.join(info.dir, 'unet', 'config.json'), 'utf8')) as Record<string, unknown>;
   const out: LoadedControl[] = [];
   for (const app of apps) {
     validateWindow(app.start, app.end);
     const cn = await store.controlNet(app.controlnet.path);
-    assertControlNetFits(cn, { name: info.name, config: unetConfig });
+    assertControlNetFits(cn, { name: info.name, config: info.unetConfig });
     const one = prepareControlImage(app.image, width, height, app.mask);
     const all = new Float32Array(rows * one.length);
     for (let r = 0; r < rows; r++) all.set(one, r * one.length);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-node';
 import { floatInput, inputMeta, numericInput, outputF32 } from '../../server/models/ort-io.js';
-import { controlKeep, prepareControlImage } from '../../server/sdxl/controlnet.js';
+import { controlKeep, controlResiduals, prepareControlImage } from '../../server/sdxl/controlnet.js';
 import { replayGoldenCase } from '../../server/sdxl/golden-replay.js';
 import { goldenMain } from '../../server/sdxl/golden-cli.js';
 import { decodeImage } from '../../server/image/io.js';
@@ -42,6 +42,26 @@ describe('ControlNet graph (component goldens, 1e-4)', () => {
   it('keeps the guidance window of diffusers (strict > at the end, n = steps run)', () => {
     expect([0, 1, 2, 3].map((i) => controlKeep(i, 4, 0, 0.5))).toEqual([1, 1, 0, 0]);
     expect([0, 1, 2, 3].map((i) => controlKeep(i, 4, 0.25, 1))).toEqual([0, 1, 1, 1]);
+  });
+});
+
+describe('several ControlNets (MultiControlNet)', () => {
+  it('sum their residuals: the same ControlNet at 0.3 and 0.5 equals it once at 0.8', async () => {
+    const dir = path.join(FIXTURES, 'components', 'controlnet_b2_16x16_t500_s080');
+    const m = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { inputs: Record<string, TensorSpec> };
+    const { session } = await store.controlNet(CN);
+    const t = (n: string) => readTensor(dir, m.inputs[n]!);
+    const f = (n: string) => floatInput(inputMeta(session, n), t(n) as Float32Array, m.inputs[n]!.shape);
+    const feeds = { sample: f('sample'), timestep: numericInput(inputMeta(session, 'timestep'), Array.from(t('timestep') as BigInt64Array, Number), [1]), encoder_hidden_states: f('encoder_hidden_states'), text_embeds: f('text_embeds'), time_ids: f('time_ids') };
+    const unet = await store.getSession({ model: SINGLE, loras: [], embeddings: [] }, 'unet');
+    const cond = f('controlnet_cond');
+    const app = (scale: number) => ({ session, cond, app: { controlnet: { path: CN, name: 'cn' }, image: { width: 1, height: 1, data: new Uint8Array(3) }, scale, start: 0, end: 1 } });
+    const two = await controlResiduals(unet, [app(0.3), app(0.5)], feeds, 0, 1);
+    const one = await controlResiduals(unet, [app(0.8)], feeds, 0, 1);
+    expect(Object.keys(two).sort()).toEqual(Object.keys(one).sort());
+    for (const k of Object.keys(one)) expect(maxAbsDiff(outputF32(two[k], k), outputF32(one[k], k)), k).toBeLessThan(1e-4);
+    // Outside every window nothing is fed (the UNet keeps its zero residuals).
+    expect(await controlResiduals(unet, [{ ...app(1), app: { ...app(1).app, start: 0.5 } }], feeds, 0, 2)).toEqual({});
   });
 });
 
