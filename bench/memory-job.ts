@@ -8,6 +8,7 @@ import { denoise } from '../server/sdxl/denoise.js';
 import { decodeLatent, encodeImage } from '../server/sdxl/latents.js';
 import { TorchGenerator } from '../server/sdxl/rng.js';
 import { encodeConditioning } from '../server/sdxl/text-encoding.js';
+import { releaseFreedMemory } from '../server/models/release-memory.js';
 
 export interface JobSpec {
   modelsDir: string;
@@ -16,19 +17,29 @@ export interface JobSpec {
   side: number;
   numImages: number;
   steps: number;
-  /** Jobs run back to back in the same process (the leak trend); figures are the last job's. */
+  /** Jobs run back to back in the same process: the first at a size is cold, later ones warm. */
   repeat?: number;
   inference: Partial<InferenceOptions>;
+  /** Hand freed memory back after each job, as the server's job runner does (default true). */
+  release?: boolean;
 }
 
-export interface JobResult {
-  idleRssKb: number;
-  afterRssKb: number[];
-  peakKb: number;
+export interface JobTimes {
   encodeMs: number;
   stepMs: number[];
   decodeMs: number;
   totalMs: number;
+}
+
+export interface JobResult {
+  idleRssKb: number;
+  /** RSS after each job. */
+  afterRssKb: number[];
+  /** Peak RSS of the process (VmHWM) after each job. */
+  peakKbAfter: number[];
+  peakKb: number;
+  /** Timings of each job, in order. */
+  jobs: JobTimes[];
 }
 
 const status = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync('/proc/self/status', 'utf8'))![1]);
@@ -43,13 +54,18 @@ export async function runJob(spec: JobSpec): Promise<JobResult> {
   });
   const ref = { model: spec.model, loras: [], embeddings: [] };
   for (const c of ['text_encoder', 'text_encoder_2', 'unet', 'vae_encoder', 'vae_decoder'] as const) await store.getSession(ref, c);
-  collect();
+  const release = () => {
+    collect();
+    if (spec.release !== false) releaseFreedMemory();
+  };
+  release();
   const idleRssKb = status('VmRSS');
   const W = spec.side;
   const image = { width: W, height: W, data: new Uint8Array(W * W * 3).map((_, i) => ((i % (3 * W)) * 255) / (3 * W)) };
   const mask = { width: W, height: W, data: new Float32Array(W * W).map((_, i) => (Math.hypot((i % W) - W / 2, Math.floor(i / W) - W / 2) < W / 4 ? 1 : 0)) };
   const afterRssKb: number[] = [];
-  let r: Omit<JobResult, 'idleRssKb' | 'afterRssKb' | 'peakKb'> | undefined;
+  const peakKbAfter: number[] = [];
+  const jobs: JobTimes[] = [];
   for (let n = 0; n < (spec.repeat ?? 1); n++) {
     const t0 = performance.now();
     const cond = await encodeConditioning(store, ref, { prompt: 'a photo of a cat', negative: '' });
@@ -61,11 +77,12 @@ export async function runJob(spec: JobSpec): Promise<JobResult> {
     const t2 = performance.now();
     await decodeLatent(store, ref, res.latent);
     const t3 = performance.now();
-    r = { encodeMs: t1 - t0, stepMs: res.stepMs, decodeMs: t3 - t2, totalMs: t3 - t0 };
-    collect();
+    jobs.push({ encodeMs: t1 - t0, stepMs: res.stepMs, decodeMs: t3 - t2, totalMs: t3 - t0 });
+    release();
     afterRssKb.push(status('VmRSS'));
+    peakKbAfter.push(status('VmHWM'));
   }
-  return { idleRssKb, afterRssKb, peakKb: status('VmHWM'), ...r! };
+  return { idleRssKb, afterRssKb, peakKbAfter, peakKb: status('VmHWM'), jobs };
 }
 
 if (process.argv[1]?.endsWith('memory-job.ts')) {

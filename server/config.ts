@@ -132,7 +132,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ortOptimization: oneOf(env, 'MASKFLOW_ORT_OPTIMIZATION', ['disabled', 'basic', 'extended', 'all'] as const, 'all'),
     ortSpinning: env.MASKFLOW_ORT_SPINNING === '1',
     attention: oneOf(env, 'MASKFLOW_ATTENTION', ['mha', 'chunked', 'full'] as const, 'mha'),
-    ortCpuArena: env.MASKFLOW_ORT_CPU_ARENA !== '0',
+    ortCpuArena: env.MASKFLOW_ORT_CPU_ARENA === '1',
     sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
     outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
     workers: int(env, 'MASKFLOW_WORKERS', 1),

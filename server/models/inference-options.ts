@@ -32,14 +32,16 @@ export interface InferenceOptions {
    */
   attention?: AttentionOptions;
   /**
-   * onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=0 turns it off). The arena keeps
-   * its high-water mark for the life of the session and the node binding cannot shrink it
-   * (run options are not passed through), so a 1024² job's activations would stay resident
-   * until restart. On by default: with flash attention in compiled graphs the mark is small
-   * (2.5 GB at 1024² on the bench model), and without the arena the first run at each size
-   * allocates tensor by tensor (about 2× end to end, README "Performance and memory").
-   * MASKFLOW_ORT_CPU_ARENA=0 gives memory back after every job. CPU only: on CUDA this leaves
-   * the device arena alone (the CUDA EP's own `arena_extend_strategy`).
+   * onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=1 turns it on). Off by default: the
+   * arena keeps its high-water mark for the life of the session, and onnxruntime-node passes no
+   * run options, so `memory.enable_memory_arena_shrinkage` cannot be asked for; measured on the
+   * bench model, a 1024² job left 2.5 GB resident and a second one 3.5 GB (the memory-pattern
+   * block no longer fits the fragmented arena). Off, freed activations go back to the C heap and
+   * release-memory.ts returns them to the OS after each job. The cost is the first run at each
+   * input size (no pattern yet: every tensor is freshly mapped, page faults and all): about 1.4×
+   * on the bench model's VAE at 1024², a smaller share on a real SDXL whose compute is 16× larger
+   * per byte. Later runs at that size use the pattern and are as fast or faster than with the
+   * arena. CPU only: on CUDA the device arena is the CUDA EP's own and unchanged.
    */
   cpuMemArena?: boolean;
   /**
@@ -61,7 +63,7 @@ export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId
     graphOptimization: config.ortOptimization ?? 'all',
     outputLocation: 'cpu',
     allowSpinning: config.ortSpinning ?? false,
-    cpuMemArena: config.ortCpuArena ?? true,
+    cpuMemArena: config.ortCpuArena ?? false,
   };
 }
 
@@ -75,7 +77,7 @@ export function sessionOptionsFor(opts: InferenceOptions, ep: ExecutionProvider)
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     // Errors only: ORT's warnings about unused initializers are noise for exported models.
     logSeverityLevel: 3,
-    enableCpuMemArena: opts.cpuMemArena ?? true,
+    enableCpuMemArena: opts.cpuMemArena ?? false,
     enableMemPattern: opts.memPattern ?? true,
     extra: { 'session.intra_op.allow_spinning': opts.allowSpinning ? '1' : '0' },
   };

@@ -15,6 +15,7 @@ import { LocalFileStore } from '../storage/local-file-store.js';
 import path from 'node:path';
 import type { RunJob, WorkerStats } from './protocol.js';
 import { createServices } from './services.js';
+import { canReleaseFreedMemory, releaseFreedMemory } from '../models/release-memory.js';
 
 export class JobRunner {
   private readonly running = new Map<string, AbortController>();
@@ -31,6 +32,9 @@ export class JobRunner {
     const registry = await loadNodes(nodeDirs);
     const cache = new OutputCache(config.outputCacheBytes);
     const services = await createServices(config, logger);
+    if (!canReleaseFreedMemory() && process.platform === 'linux') {
+      logger.warn({ addon: 'maskflow-heap-trim' }, 'freed memory cannot be handed back after jobs (native/heap-trim not built): RSS stays at the largest job\'s level');
+    }
     // A scale-out worker has no shared disk with the API node: its files live there.
     const files: FileStore = config.serverUrl
       ? new HttpFileStore(config.serverUrl, { apiKey: config.serverKey, cacheDir: path.join(config.dataDir, 'remote-files'), timeoutMs: config.modelFetchTimeoutMs })
@@ -80,6 +84,8 @@ export class JobRunner {
       }
     } finally {
       this.running.delete(runId);
+      // Activations freed by onnxruntime stay resident in glibc's heaps until trimmed.
+      releaseFreedMemory();
     }
   }
 }
