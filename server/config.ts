@@ -28,6 +28,8 @@ export interface Config {
   attention?: 'mha' | 'chunked' | 'full';
   /** onnxruntime's CPU memory arena (MASKFLOW_ORT_CPU_ARENA=1; inference-options.ts). */
   ortCpuArena?: boolean;
+  /** Tiled VAE above the VAE's tile size (MASKFLOW_VAE_TILING=auto|off; inference-options.ts). */
+  vaeTiling?: 'auto' | 'off';
   /** Bound on pooled ORT sessions, bytes of model weights. */
   sessionCacheBytes: number;
   /** Bound on the node output cache in each worker. */
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ortSpinning: env.MASKFLOW_ORT_SPINNING === '1',
     attention: oneOf(env, 'MASKFLOW_ATTENTION', ['mha', 'chunked', 'full'] as const, 'mha'),
     ortCpuArena: env.MASKFLOW_ORT_CPU_ARENA === '1',
+    vaeTiling: oneOf(env, 'MASKFLOW_VAE_TILING', ['auto', 'off'] as const, 'auto'),
     sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
     outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
     workers: int(env, 'MASKFLOW_WORKERS', 1),

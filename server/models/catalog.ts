@@ -40,6 +40,10 @@ export interface ModelInfo {
   /** The UNet's diffusers config (ControlNets are checked against it). */
   unetConfig: Record<string, unknown>;
   vaeScalingFactor: number;
+  /** diffusers' tile_sample_min_size: the VAE config's sample_size (a list: its first element); 1024 for SDXL. */
+  vaeTileSampleSize: number;
+  /** diffusers' tile_latent_min_size: int(sample_size / 2^(len(block_out_channels) − 1)); 128 for SDXL. */
+  vaeTileLatentSize: number;
   /** Image sides must be multiples of this: 8 × 2^(UNet levels − 1) (32 for SDXL-shaped exports). */
   sizeMultiple: number;
   /** Width of the UNet's time_ids: 6 (orig, crop, target) or 5 (refiner: + aesthetic score). */
@@ -119,6 +123,17 @@ function timeIdWidth(unet: Record<string, unknown>, te2: Record<string, unknown>
   return Number.isInteger(w) && w > 0 ? w : 6;
 }
 
+/**
+ * diffusers AutoencoderKL's tile sizes from the VAE config. A config without sample_size gets
+ * SDXL's 1024 rather than diffusers' class default 32 (which would tile at 4 latent cells);
+ * every SDXL VAE config sets it, and compiled standard checkpoints carry SDXL_VAE's.
+ */
+function vaeTileSizes(vae: Record<string, unknown>): { vaeTileSampleSize: number; vaeTileLatentSize: number } {
+  const sample = num(Array.isArray(vae.sample_size) ? vae.sample_size[0] : vae.sample_size, 1024);
+  const levels = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+  return { vaeTileSampleSize: sample, vaeTileLatentSize: Math.trunc(sample / 2 ** (levels - 1)) };
+}
+
 export function readModelInfo(name: string, dir: string, compiled?: { manifest: CompiledManifest }): ModelInfo {
   const missing = missingFiles(dir);
   if (missing.length) {
@@ -141,6 +156,7 @@ export function readModelInfo(name: string, dir: string, compiled?: { manifest: 
     unetInChannels: num(unet.in_channels, 4),
     unetConfig: unet,
     vaeScalingFactor: num(vae.scaling_factor, 0.13025),
+    ...vaeTileSizes(vae),
     sizeMultiple: 8 * 2 ** Math.max(0, (Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 3) - 1),
     timeIdWidth: timeIdWidth(unet, te2),
     forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false,

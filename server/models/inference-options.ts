@@ -52,9 +52,16 @@ export interface InferenceOptions {
    * the run. The first run at a new shape pays the unpatterned cost.
    */
   memPattern?: boolean;
+  /**
+   * Tiled VAE encode/decode (MASKFLOW_VAE_TILING), as diffusers' enable_tiling: `auto` (default)
+   * tiles only above the VAE's tile size (sample_size, 1024 px for SDXL), where the VAE's
+   * full-resolution activations dominate memory; `off` never tiles. Below the threshold nothing
+   * changes: tiling alters the numbers slightly (per-tile GroupNorm statistics).
+   */
+  vaeTiling?: 'auto' | 'off';
 }
 
-export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention' | 'ortCpuArena'>): InferenceOptions {
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention' | 'ortCpuArena' | 'vaeTiling'>): InferenceOptions {
   return {
     attention: compiledAttention(config),
     ep: config.ep,
@@ -64,6 +71,7 @@ export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId
     outputLocation: 'cpu',
     allowSpinning: config.ortSpinning ?? false,
     cpuMemArena: config.ortCpuArena ?? false,
+    vaeTiling: config.vaeTiling ?? 'auto',
   };
 }
 

@@ -15,6 +15,7 @@ import {
 } from './image-tensors.js';
 import type { Latent, LatentDist } from './types.js';
 import { vaeDecode, vaeEncode } from './vae.js';
+import { decodeNeedsTiling, encodeNeedsTiling, type VaeTiling } from './vae-tiling.js';
 
 export interface EncodeOptions {
   /** Target size; 0 = the image's own size. Both are snapped down to the model's size multiple. */
@@ -28,11 +29,18 @@ export function workingSize(store: ModelStore, ref: ModelRef, width: number, hei
   return { width: snapSize(width, m), height: snapSize(height, m) };
 }
 
+/** The model's VAE tile sizes and the configured mode (MASKFLOW_VAE_TILING; default `auto`). */
+export function vaeTilingFor(store: ModelStore, ref: ModelRef): VaeTiling {
+  const info = store.info(ref);
+  return { mode: store.options.inference.vaeTiling ?? 'auto', sizes: { sample: info.vaeTileSampleSize, latent: info.vaeTileLatentSize } };
+}
+
 /**
  * VAE-encodes the image (resized with Lanczos to the snapped size when needed) and, with
  * a mask, the diffusers inpainting extras: mask binarised at >= 0.5, latent mask by
  * nearest downsampling, masked image = image * (mask < 0.5) encoded. Posteriors stay
- * unsampled; the sampler draws from them with its seed.
+ * unsampled; the sampler draws from them with its seed. Images larger than the VAE's tile
+ * size are encoded in blended tiles unless tiling is off (vae-tiling.ts).
  */
 export async function encodeImage(store: ModelStore, vae: ModelRef, image: RgbImage, mask: Mask | undefined, opts: EncodeOptions = {}): Promise<Latent> {
   const info = store.info(vae);
@@ -40,12 +48,14 @@ export async function encodeImage(store: ModelStore, vae: ModelRef, image: RgbIm
   const img = await resizeImage(image, width, height);
   const x = imageToTensor(img);
   const session = await store.getSession(vae, 'vae_encoder');
-  const dist = await vaeEncode(session, x, height, width);
+  const tiling = vaeTilingFor(store, vae);
+  if (encodeNeedsTiling(tiling, height, width)) store.options.logger?.debug({ model: info.name, width, height, tile: tiling.sizes.sample }, 'VAE encode tiled');
+  const dist = await vaeEncode(session, x, height, width, tiling);
   const latent: Latent = { width, height, batch: 0, image: dist, scalingFactor: info.vaeScalingFactor, model: info.name };
   if (mask) {
     const bin = binarizeMask(resizeMask(mask, width, height));
     latent.mask = downsampleNearest(bin, height, width, height / 8, width / 8);
-    latent.maskedImage = await vaeEncode(session, maskedImage(x, bin), height, width);
+    latent.maskedImage = await vaeEncode(session, maskedImage(x, bin), height, width, tiling);
   }
   return latent;
 }
@@ -90,12 +100,15 @@ export interface Decoded {
   height: number;
 }
 
+/** Decodes the latent's samples; latents larger than the VAE's tile size are decoded in blended tiles unless tiling is off. */
 export async function decodeLatent(store: ModelStore, vae: ModelRef, latent: Latent): Promise<Decoded> {
   if (!latent.samples || !latent.batch) throw new Error('latent has no samples to decode (connect it to a sampler output)');
   const info = store.info(vae);
   const session = await store.getSession(vae, 'vae_decoder');
   const h = latent.height / 8;
   const w = latent.width / 8;
-  const out = await vaeDecode(session, latent.samples, latent.batch, h, w, info.vaeScalingFactor);
+  const tiling = vaeTilingFor(store, vae);
+  if (decodeNeedsTiling(tiling, h, w)) store.options.logger?.debug({ model: info.name, width: latent.width, height: latent.height, tile: tiling.sizes.sample }, 'VAE decode tiled');
+  const out = await vaeDecode(session, latent.samples, latent.batch, h, w, info.vaeScalingFactor, tiling);
   return { images: tensorToImages(out.data, latent.batch, out.height, out.width), tensor: out.data, width: out.width, height: out.height };
 }

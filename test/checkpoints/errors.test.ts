@@ -136,7 +136,8 @@ describe('bad checkpoints', () => {
     expect(list.find((m) => m.name === 'truncated.safetensors')).toMatchObject({ format: 'checkpoint', complete: false, error: expect.any(String) });
     expect(list.find((m) => m.name === SINGLE)).toMatchObject({ format: 'checkpoint', complete: true, kind: 'inpaint' });
     mkdirSync(path.join(scratch.root, 'x'), { recursive: true });
-    expect(catalog.get(SINGLE).unetInChannels).toBe(9);
+    // The VAE tile sizes come from the compiled VAE config as from an ONNX folder's.
+    expect(catalog.get(SINGLE)).toMatchObject({ unetInChannels: 9, vaeTileSampleSize: 1024, vaeTileLatentSize: 128 });
   });
 });
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,9 +23,19 @@ describe('ModelCatalog', () => {
     expect(inp.timeIdWidth).toBe(6);
     expect(inp.forceZerosForEmptyPrompt).toBe(true);
     expect(inp.sizeMultiple).toBe(32);
+    expect([inp.vaeTileSampleSize, inp.vaeTileLatentSize]).toEqual([1024, 128]);
     expect(inp.schedulerConfig._class_name).toBe('EulerDiscreteScheduler');
     expect(inp.componentBytes.unet).toBeGreaterThan(1e6);
     expect(cat.get('tiny-sdxl-base').unetInChannels).toBe(4);
+  });
+
+  it('VAE tile sizes follow diffusers: sample_size (a list: its first element) / 2^(levels − 1)', () => {
+    const dir = path.join(tmp, 'tiles');
+    cpSync(path.join(MODELS_DIR, 'tiny-sdxl-base'), path.join(dir, 'm'), { recursive: true });
+    const cfgFile = path.join(dir, 'm/vae_decoder/config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, sample_size: [768, 512], block_out_channels: [16, 32, 32] }));
+    expect(new ModelCatalog(dir).get('m')).toMatchObject({ vaeTileSampleSize: 768, vaeTileLatentSize: 192 });
   });
 
   it('"" resolves to the configured default, else the first folder', () => {
