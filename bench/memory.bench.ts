@@ -12,7 +12,7 @@
 // Goals: peak ≤ 3 GB at 1024² (diffusers 0.27 + torch on this model: 2.9 GB), RSS after the
 // job within 1.2× of idle with the same sessions loaded, time within 5% of before.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_CONFIG = path.resolve(ROOT, '../shared/fixtures/bench-config');
 const TEXT_ENCODERS = path.join(ROOT, 'test/fixtures/checkpoints/tiny-sdxl-inpaint-diffusers');
 const MODEL = 'bench-sdxl-inpaint';
+/** The bench model with SDXL's own VAE widths (128/256/512/512): the VAE at 1024² as users run it. */
+const SDXL_VAE_MODEL = 'bench-sdxl-vae';
+
+function sdxlVaeConfig(dir: string): string {
+  cpSync(BENCH_CONFIG, dir, { recursive: true });
+  const file = path.join(dir, 'vae/config.json');
+  const vae = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  writeFileSync(file, JSON.stringify({ ...vae, block_out_channels: [128, 256, 512, 512] }));
+  return dir;
+}
 
 type Variant = 'before' | 'arena' | 'now';
 const VARIANTS: Record<Variant, { label: string; inference: Partial<InferenceOptions>; release: boolean }> = {
@@ -57,11 +67,11 @@ export default async function bench(print: (l: string) => void): Promise<void> {
     const modelsDir = path.join(dir, 'models');
     const bytes = await writeRandomDiffusersFolder(path.join(modelsDir, MODEL), BENCH_CONFIG, TEXT_ENCODERS);
     print(`bench model: ${MODEL} (bench-config, random fp32 weights, ${(bytes / 2 ** 20).toFixed(0)} MB UNet + VAE), 2 threads, 4 steps, CFG 5, Euler; one process per row`);
-    const run = (variant: Variant, side: number, opts: { numImages?: number; steps?: number; jobs?: number } = {}) =>
+    const run = (variant: Variant, side: number, opts: { numImages?: number; steps?: number; jobs?: number; model?: string } = {}) =>
       job({
         modelsDir,
         compiledDir: path.join(dir, 'compiled'),
-        model: MODEL,
+        model: opts.model ?? MODEL,
         side,
         numImages: opts.numImages ?? 1,
         steps: opts.steps ?? 4,
@@ -86,6 +96,9 @@ export default async function bench(print: (l: string) => void): Promise<void> {
     }
     row('1024², num_images 4 (2 steps)', 'now', await run('now', 1024, { numImages: 4, steps: 2, jobs: 1 }));
     row('2048² (2 steps)', 'now', await run('now', 2048, { steps: 2, jobs: 1 }));
+    // The VAE dominates at 1024²: with SDXL's widths its activations are 16× the bench model's.
+    await writeRandomDiffusersFolder(path.join(modelsDir, SDXL_VAE_MODEL), sdxlVaeConfig(path.join(dir, 'sdxl-vae-config')), TEXT_ENCODERS);
+    for (const v of ['arena', 'now'] as const) row('1024², SDXL-size VAE (2 steps)', v, await run(v, 1024, { steps: 2, model: SDXL_VAE_MODEL }));
     print('');
     for (const side of [512, 1024]) {
       const b = rows.get(`${side}²/before`)!;

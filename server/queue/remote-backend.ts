@@ -235,6 +235,7 @@ export class RemoteBackend implements ExecutionBackend {
     if (typeof msg?.runId !== 'string' || !msg.event || msg.event.runId !== msg.runId) return;
     const run = this.active.get(msg.runId);
     if (!isFinal(msg.event)) {
+      if (run && msg.attempt) this.openAttempt(run, { worker: msg.attempt.worker, startedAt: msg.attempt.startedAt });
       run?.onEvent(msg.event);
       return;
     }
@@ -301,15 +302,19 @@ export class RemoteBackend implements ExecutionBackend {
     }
   }
 
+  /** A run of this job started on a worker (told by its heartbeat or its first event). */
+  private openAttempt(run: ActiveRun, a: RunAttempt): void {
+    if (run.open.has(attemptKey(a))) return;
+    run.open.set(attemptKey(a), a);
+    run.onAttempt?.(a);
+  }
+
   /** Runs start as the workers' heartbeats say; an open run whose worker's heartbeat is gone was lost. */
   private trackAttempts(): void {
     for (const w of this.live) {
       for (const [runId, startedAt] of Object.entries(w.started ?? {})) {
         const run = this.active.get(runId);
-        const a = { worker: w.id, startedAt };
-        if (!run || run.open.has(attemptKey(a))) continue;
-        run.open.set(attemptKey(a), a);
-        run.onAttempt?.(a);
+        if (run) this.openAttempt(run, { worker: w.id, startedAt });
       }
     }
     if (this.upFor() < RECONNECT_GRACE_MS) return; // workers may not have heartbeaten since Redis came back

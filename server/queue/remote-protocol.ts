@@ -98,7 +98,11 @@ export interface RunResult {
 export interface EventMessage {
   runId: string;
   event: RunEvent;
-  /** With final events: the run that ended. */
+  /**
+   * The run that sends it: with final events the run that ended; with the others the run in
+   * progress (so the API node knows which worker runs a job from its first event, not only
+   * from the next heartbeat it reads, up to a second later).
+   */
   attempt?: RunAttempt;
   requeue?: boolean;
 }

@@ -177,7 +177,7 @@ export async function startRemoteWorker(config: Config, opts: { logger: Logger; 
       // Progress is fire-and-forget (one connection keeps the order); the final event is awaited in finish().
       let final = await pool.run(data, (e) => {
         if (!isFinal(e)) {
-          redis.publish(EVENTS_CHANNEL, encodeWire({ runId, event: e })).catch((err: unknown) => log.warn({ err, runId }, 'publishing an event failed'));
+          redis.publish(EVENTS_CHANNEL, encodeWire({ runId, event: e, attempt: { worker: id, startedAt } })).catch((err: unknown) => log.warn({ err, runId }, 'publishing an event failed'));
         }
       });
       const condition = final.type === 'run:error' ? workerCondition(final.error) : undefined;
