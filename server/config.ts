@@ -30,6 +30,8 @@ export interface Config {
   ortCpuArena?: boolean;
   /** Tiled VAE above the VAE's tile size (MASKFLOW_VAE_TILING=auto|off; inference-options.ts). */
   vaeTiling?: 'auto' | 'off';
+  /** Hand freed memory back to the OS after every job (MASKFLOW_RELEASE_MEMORY=0 keeps it; inference-options.ts). */
+  releaseMemory?: boolean;
   /** Bound on pooled ORT sessions, bytes of model weights. */
   sessionCacheBytes: number;
   /** Bound on the node output cache in each worker. */
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     attention: oneOf(env, 'MASKFLOW_ATTENTION', ['mha', 'chunked', 'full'] as const, 'mha'),
     ortCpuArena: env.MASKFLOW_ORT_CPU_ARENA === '1',
     vaeTiling: oneOf(env, 'MASKFLOW_VAE_TILING', ['auto', 'off'] as const, 'auto'),
+    releaseMemory: env.MASKFLOW_RELEASE_MEMORY !== '0',
     sessionCacheBytes: int(env, 'MASKFLOW_SESSION_CACHE_MB', 16384) * 1024 * 1024,
     outputCacheBytes: int(env, 'MASKFLOW_OUTPUT_CACHE_MB', 2048) * 1024 * 1024,
     workers: int(env, 'MASKFLOW_WORKERS', 1),

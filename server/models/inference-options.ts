@@ -59,9 +59,16 @@ export interface InferenceOptions {
    * changes: tiling alters the numbers slightly (per-tile GroupNorm statistics).
    */
   vaeTiling?: 'auto' | 'off';
+  /**
+   * After every job, hand the memory native code freed back to the OS (release-memory.ts:
+   * glibc's malloc_trim; 2–250 ms). On by default (MASKFLOW_RELEASE_MEMORY=0 turns it off):
+   * with the arena off this is what brings RSS back to idle. Host memory only, so on CUDA it
+   * covers the host-side tensors and leaves the device alone.
+   */
+  releaseMemory?: boolean;
 }
 
-export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention' | 'ortCpuArena' | 'vaeTiling'>): InferenceOptions {
+export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId' | 'threads' | 'ortOptimization' | 'ortSpinning' | 'attention' | 'ortCpuArena' | 'vaeTiling' | 'releaseMemory'>): InferenceOptions {
   return {
     attention: compiledAttention(config),
     ep: config.ep,
@@ -72,6 +79,7 @@ export function inferenceOptionsFromConfig(config: Pick<Config, 'ep' | 'deviceId
     allowSpinning: config.ortSpinning ?? false,
     cpuMemArena: config.ortCpuArena ?? false,
     vaeTiling: config.vaeTiling ?? 'auto',
+    releaseMemory: config.releaseMemory ?? true,
   };
 }
 

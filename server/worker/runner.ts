@@ -16,9 +16,11 @@ import path from 'node:path';
 import type { RunJob, WorkerStats } from './protocol.js';
 import { createServices } from './services.js';
 import { canReleaseFreedMemory, releaseFreedMemory } from '../models/release-memory.js';
+import { inferenceOptionsFromConfig } from '../models/inference-options.js';
 
 export class JobRunner {
   private readonly running = new Map<string, AbortController>();
+  private readonly releaseMemory: boolean;
 
   private constructor(
     readonly registry: NodeRegistry,
@@ -26,13 +28,15 @@ export class JobRunner {
     private readonly config: Config,
     readonly cache: OutputCache,
     private readonly services?: { models?: { stats?: () => unknown } },
-  ) {}
+  ) {
+    this.releaseMemory = inferenceOptionsFromConfig(config).releaseMemory ?? true;
+  }
 
   static async create(config: Config, logger: Logger, nodeDirs: string[] = [NODES_DIR]): Promise<JobRunner> {
     const registry = await loadNodes(nodeDirs);
     const cache = new OutputCache(config.outputCacheBytes);
     const services = await createServices(config, logger);
-    if (!canReleaseFreedMemory() && process.platform === 'linux') {
+    if (config.releaseMemory !== false && !canReleaseFreedMemory() && process.platform === 'linux') {
       logger.warn({ addon: 'maskflow-heap-trim' }, 'freed memory cannot be handed back after jobs (native/heap-trim not built): RSS stays at the largest job\'s level');
     }
     // A scale-out worker has no shared disk with the API node: its files live there.
@@ -85,7 +89,7 @@ export class JobRunner {
     } finally {
       this.running.delete(runId);
       // Activations freed by onnxruntime stay resident in glibc's heaps until trimmed.
-      releaseFreedMemory();
+      if (this.releaseMemory) releaseFreedMemory();
     }
   }
 }
