@@ -88,7 +88,9 @@ export function inpaintRequestSchema(limits: InpaintLimits) {
       format: Type.Optional(StringEnum(['jpeg', 'png'] as const, { default: 'jpeg' })),
       enable_safety_checker: Type.Optional(Type.Boolean({ default: true })),
       sync_mode: Type.Optional(Type.Boolean({ default: false, description: 'Return images as data URIs instead of URLs.' })),
-      model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._ ()+-]+(/[A-Za-z0-9._ ()+-]+)*$', maxLength: 200, description: 'Checkpoint file name in models/checkpoints/ (e.g. "sd_xl_base_1.0_inpainting_0.1.safetensors"), or model folder name (default: MASKFLOW_DEFAULT_MODEL).' })),
+      // Names are looked up among the catalogue's entries, never joined into a path: any printable
+      // name a file can have is accepted; '.'/'..' segments, backslashes and control characters are not.
+      model: Type.Optional(Type.String({ pattern: '^(?!(?:.*/)?\\.\\.?(?:/|$))[^\\u0000-\\u001f\\u007f\\\\/]+(?:/[^\\u0000-\\u001f\\u007f\\\\/]+)*$', maxLength: 200, description: 'Checkpoint file name in models/checkpoints/ (e.g. "sd_xl_base_1.0_inpainting_0.1.safetensors"), or model folder name (default: MASKFLOW_DEFAULT_MODEL).' })),
       scheduler: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Sampler/scheduler name (see the catalogue).' })),
       priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'Queue priority; higher runs first.' })),
       webhook_url: Type.Optional(Type.String({ minLength: 1, description: 'Queue variant: POSTed the result on completion.' })),
