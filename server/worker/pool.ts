@@ -21,6 +21,14 @@ interface Active {
   resolve: (e: FinalEvent) => void;
 }
 
+/**
+ * How long stop() lets a running job wind down. terminate() while onnxruntime runs in the
+ * thread aborts the whole process (the run completes into a torn-down environment), so the job
+ * is cancelled first and stop() waits for the current ORT run to return; below the 30 s most
+ * process managers allow before SIGKILL.
+ */
+export const STOP_GRACE_MS = 25_000;
+
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopped';
 
 export class ExecutionWorker {
@@ -28,6 +36,8 @@ export class ExecutionWorker {
   private active?: Active;
   private ready?: Promise<void>;
   private stopping = false;
+  /** Set by stop() while it waits for the running job to end. */
+  private onIdle?: () => void;
   state: WorkerState = 'starting';
   restarts = 0;
   nodeTypes: string[] = [];
@@ -98,10 +108,19 @@ export class ExecutionWorker {
     return this.active?.job.runId;
   }
 
-  async stop(): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopping = true;
     this.state = 'stopped';
     const w = this.worker;
+    const a = this.active;
+    if (w && a) {
+      const ended = new Promise<void>((resolve) => (this.onIdle = resolve));
+      w.postMessage({ type: 'cancel', runId: a.job.runId } satisfies ToWorker);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      if (this.active) this.log.warn({ runId: a.job.runId, graceMs }, 'execution worker still running after the stop grace period; terminating it');
+    }
     this.worker = undefined;
     this.ready = undefined;
     if (w) await w.terminate();
@@ -113,8 +132,9 @@ export class ExecutionWorker {
     a.onEvent(e);
     if (isFinal(e)) {
       this.active = undefined;
-      this.state = 'idle';
+      if (!this.stopping) this.state = 'idle';
       a.resolve(e);
+      this.onIdle?.();
     }
   }
 
