@@ -125,6 +125,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       return { ...models.extras(), execution_mode: execution.mode, ...execution.status?.(), ...(fallback ? { execution_provider_fallback: fallback } : {}) };
     },
   };
+  // The standard process gauge: what an operator watches to see memory go back after jobs (issue 14).
+  metrics.gauge('process_resident_memory_bytes', 'Resident memory of this process (execution worker threads included).', () => [[{}, process.memoryUsage.rss()]]);
   metrics.gauge('maskflow_queue_depth', 'Jobs waiting in the queue.', () => [[{}, queue.stats().queued]]);
   metrics.gauge('maskflow_jobs_running', 'Jobs running on workers.', () => [[{}, queue.stats().running]]);
   metrics.gauge('maskflow_worker_capacity', 'Jobs the execution workers can run at once (live remote worker slots in scale-out mode).', () => [[{}, queue.stats().capacity]]);

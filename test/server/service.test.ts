@@ -53,6 +53,7 @@ describe('health and metrics', () => {
     expect(text).toMatch(/maskflow_step_seconds_count\{node_type="toy\/slow"\} [1-9]/);
     expect(text).toMatch(/maskflow_cache_hits_total\{node_type="toy\/constant"\} [1-9]/);
     expect(text).toMatch(/maskflow_queue_depth 0/);
+    expect(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(10 * 2 ** 20);
     expect(text).toMatch(/maskflow_http_requests_total\{method="POST",route="\/v1\/runs",status="200"\} 2/);
   });
 });
