@@ -28,7 +28,8 @@ export interface InferenceOptions {
   /**
    * How graphs compiled from checkpoints compute attention (MASKFLOW_ATTENTION; part of the
    * compile key). Default `mha`: onnxruntime's fused MultiHeadAttention, memory-efficient on
-   * CPU (flash attention) and CUDA; see AttentionOptions. Optimum exports keep their own graph.
+   * CPU (flash attention) and CUDA; see AttentionOptions. With `mha`, Optimum exports' UNet/VAE
+   * attention is rewritten to the same op at session creation (fused-attention-source.ts).
    */
   attention?: AttentionOptions;
   /**

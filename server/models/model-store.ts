@@ -11,6 +11,7 @@ import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
 import { compileControlNet, planControlNet } from '../checkpoints/controlnets.js';
 import type { ControlNetConfig } from '../checkpoints/controlnet-graph.js';
+import { FUSED_ATTENTION_COMPONENTS, withFusedAttention } from './fused-attention-source.js';
 
 export interface Tokenizers {
   tokenizer: ClipTokenizer;
@@ -24,6 +25,8 @@ export interface ModelStoreOptions {
   sessionCacheBytes: number;
   /** Where checkpoints and diffusers folders are compiled to (<dataDir>/compiled). */
   compiledDir?: string;
+  /** Where ONNX-folder graphs with fused attention and external weights are kept (<dataDir>/cache/attention). */
+  attentionCacheDir?: string;
   logger?: Logger;
 }
 
@@ -50,6 +53,7 @@ export class ModelStore {
       inference: inferenceOptionsFromConfig(config),
       sessionCacheBytes: config.sessionCacheBytes,
       compiledDir: path.join(config.dataDir, 'compiled'),
+      attentionCacheDir: path.join(config.dataDir, 'cache', 'attention'),
       logger,
     });
   }
@@ -78,9 +82,21 @@ export class ModelStore {
     const patcher = this.patcher;
     return this.pool.get(
       key,
-      async () => (variant && patcher ? patcher.build({ ...ref, model: info.name }, component, { info, component, path: file }) : { path: file }),
+      async () => {
+        const src = variant && patcher ? await patcher.build({ ...ref, model: info.name }, component, { info, component, path: file }) : { path: file };
+        return this.fuseAttention(info, component) ? withFusedAttention(src, { cacheDir: this.options.attentionCacheDir, logger: this.options.logger, label: `${info.name}/${component}` }) : src;
+      },
       info.componentBytes[component],
     );
+  }
+
+  /**
+   * Optimum exports keep torch's whole-matrix attention; with `mha` (the default) their UNet and
+   * VAE graphs get MultiHeadAttention at session creation, as compiled checkpoints have it.
+   * Applied after LoRA patching, which only replaces initializers.
+   */
+  private fuseAttention(info: ModelInfo, component: Component): boolean {
+    return info.format === 'onnx' && compiledAttention(this.options.inference).impl === 'mha' && FUSED_ATTENTION_COMPONENTS.includes(component);
   }
 
   /** Tokenizers of a CLIP ref; embedding tokens are added by the patcher on fresh instances. */

@@ -7,7 +7,7 @@
 // raw_data = 9, external_data = 13, data_location = 14).
 import { readFile, open } from 'node:fs/promises';
 import path from 'node:path';
-import { fields, pushInts, str, WIRE_LEN, type Field } from './protobuf.js';
+import { fields, pushInts, str, WIRE_I32, WIRE_LEN, type Field } from './protobuf.js';
 import { f16ToF32, bf16ToF32, f32BitsToF16, f32ToBf16 } from './half.js';
 
 export const DT_FLOAT = 1;
@@ -18,7 +18,11 @@ export const DT_BFLOAT16 = 16;
 export interface OnnxAttribute {
   name: string;
   i?: number;
+  /** FLOAT attribute (field 2, fixed32). */
+  f?: number;
   ints?: number[];
+  /** TENSOR attribute (a Constant's `value`): byte range of its TensorProto payload in the model buffer. */
+  t?: { start: number; end: number };
 }
 
 export interface OnnxNode {
@@ -99,7 +103,9 @@ function parseAttribute(buf: Uint8Array, af: Field): OnnxAttribute {
   const a: OnnxAttribute = { name: '' };
   for (const f of fields(buf, af.payloadStart, af.payloadEnd)) {
     if (f.field === 1) a.name = str(buf, f);
+    else if (f.field === 2 && f.wire === WIRE_I32) a.f = new DataView(buf.buffer, buf.byteOffset + f.payloadStart, 4).getFloat32(0, true);
     else if (f.field === 3) a.i = f.value;
+    else if (f.field === 5 && f.wire === WIRE_LEN) a.t = { start: f.payloadStart, end: f.payloadEnd };
     else if (f.field === 8) pushInts(buf, f, (a.ints ??= []));
   }
   return a;

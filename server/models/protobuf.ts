@@ -20,16 +20,29 @@ export interface Field {
 
 export class ProtoError extends Error {}
 
-/** Reads a varint at pos; returns [value, nextPos]. Values beyond 2^53 lose precision (not used by ONNX here). */
+/**
+ * Reads a varint at pos; returns [value, nextPos]. Values of 2^63 and above are int64 two's
+ * complement (negative attributes such as axis = -1) and come back negative, exactly.
+ */
 export function readVarint(buf: Uint8Array, pos: number): [number, number] {
   let result = 0;
   let mul = 1;
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 7; i++) {
     if (pos >= buf.length) throw new ProtoError('truncated varint');
     const b = buf[pos++]!;
     result += (b & 0x7f) * mul;
     if (b < 0x80) return [result, pos];
     mul *= 128;
+  }
+  // Past 49 bits: finish in BigInt so the low bits of negative int64 values survive.
+  let big = BigInt(result);
+  let shift = 49n;
+  for (let i = 7; i < 10; i++) {
+    if (pos >= buf.length) throw new ProtoError('truncated varint');
+    const b = buf[pos++]!;
+    big |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) return [Number(BigInt.asIntN(64, big)), pos];
+    shift += 7n;
   }
   throw new ProtoError('varint too long');
 }
@@ -91,7 +104,7 @@ export function pushInts(buf: Uint8Array, f: Field, out: number[]): void {
 
 /** int64 values are two's complement varints; negative ones come back as huge numbers. */
 function toSigned(v: number): number {
-  return v >= 2 ** 63 ? v - 2 ** 64 : v;
+  return v >= 2 ** 63 ? v - 2 ** 64 : v; // readVarint already returns these negative; kept for safety
 }
 
 // ---- writing ----
