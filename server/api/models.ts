@@ -14,6 +14,7 @@ import { OPTIONAL_COMPONENTS } from '../models/pull/select-files.js';
 import { baseUrl, type AppDeps } from './context.js';
 import { assertSafeUrl } from './sources.js';
 import { compileBody } from './validation.js';
+import { attentionCacheDir, removeOrphanedFusedAttention } from '../models/fused-attention-source.js';
 
 export const PullRequestSchema = Type.Object(
   {
@@ -141,6 +142,7 @@ export function modelRoutes(deps: AppDeps): Router {
       const { format } = await deleteInstalled(deps.config.modelsDir, name);
       // Compiled graphs hard-link the weights: remove them too, or the disk is not freed.
       catalog().removeCompiled(name);
+      await removeOrphanedFusedAttention(attentionCacheDir(deps.config.dataDir));
       deps.onModelsChanged?.();
       res.json({ name, format, deleted: true });
     } catch (e) {

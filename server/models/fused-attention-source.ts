@@ -4,7 +4,7 @@
 // folder under the cache dir holding the rewritten model.onnx and hard links to the original
 // weight files (ORT reads external data only next to the model file it loads).
 import { createHash } from 'node:crypto';
-import { copyFile, link, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Component } from './catalog.js';
@@ -15,6 +15,34 @@ import type { ComponentSource } from './sessions.js';
 
 /** Components whose exported attention is rewritten (CLIP's causal-masked attention is left alone). */
 export const FUSED_ATTENTION_COMPONENTS: readonly Component[] = ['unet', 'vae_encoder', 'vae_decoder'];
+
+/** Where rewritten models with external data live, below the data dir. */
+export function attentionCacheDir(dataDir: string): string {
+  return path.join(dataDir, 'cache', 'attention');
+}
+
+/** Names the model a cache folder was built from, so a deleted model's folder can be found. */
+const SOURCE_FILE = 'source.json';
+
+/**
+ * Removes cache folders whose source model is gone. They hard-link its weights, so deleting
+ * the model alone would free no disk (the models API calls this after a delete).
+ */
+export async function removeOrphanedFusedAttention(cacheDir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(cacheDir).catch(() => [] as string[])) {
+    if (name.includes('.tmp-')) continue;
+    const dir = path.join(cacheDir, name);
+    const source = await readFile(path.join(dir, SOURCE_FILE), 'utf8').then(
+      (t) => (JSON.parse(t) as { model?: unknown }).model,
+      () => undefined,
+    );
+    if (typeof source === 'string' && (await exists(source))) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
 
 /** Bump when the rewrite changes, so cached folders are rebuilt. */
 const REWRITE_VERSION = 1;
@@ -46,7 +74,7 @@ export async function withFusedAttention(src: ComponentSource, opts: FusedAttent
   const chunks = rewritten(model, opts);
   if (!chunks) return src;
   if (!external) return { ...src, bytes: concat(chunks) };
-  await materialize(model, chunks, path.join(opts.cacheDir!, key));
+  await materialize(model, chunks, path.join(opts.cacheDir!, key), src.path);
   await pruneStale(opts.cacheDir!, key);
   return { ...src, path: cached };
 }
@@ -88,7 +116,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Writes the rewritten graph (streamed chunk by chunk) beside hard links to the weight files. */
-async function materialize(model: OnnxModel, chunks: Uint8Array[], dir: string): Promise<void> {
+async function materialize(model: OnnxModel, chunks: Uint8Array[], dir: string, source: string): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   try {
@@ -101,6 +129,7 @@ async function materialize(model: OnnxModel, chunks: Uint8Array[], dir: string):
       await mkdir(path.dirname(to), { recursive: true });
       await link(from, to).catch(() => copyFile(from, to));
     }
+    await writeFile(path.join(tmp, SOURCE_FILE), JSON.stringify({ model: path.resolve(source) }));
     const fh = await open(path.join(tmp, 'model.onnx'), 'w');
     try {
       for (const c of chunks) await fh.write(c);

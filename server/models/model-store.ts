@@ -11,7 +11,7 @@ import type { ModelRef } from './refs.js';
 import { SessionPool, type ComponentPatcher, type PoolStats } from './sessions.js';
 import { compileControlNet, planControlNet } from '../checkpoints/controlnets.js';
 import type { ControlNetConfig } from '../checkpoints/controlnet-graph.js';
-import { FUSED_ATTENTION_COMPONENTS, withFusedAttention } from './fused-attention-source.js';
+import { attentionCacheDir, FUSED_ATTENTION_COMPONENTS, withFusedAttention } from './fused-attention-source.js';
 
 export interface Tokenizers {
   tokenizer: ClipTokenizer;
@@ -53,7 +53,7 @@ export class ModelStore {
       inference: inferenceOptionsFromConfig(config),
       sessionCacheBytes: config.sessionCacheBytes,
       compiledDir: path.join(config.dataDir, 'compiled'),
-      attentionCacheDir: path.join(config.dataDir, 'cache', 'attention'),
+      attentionCacheDir: attentionCacheDir(config.dataDir),
       logger,
     });
   }

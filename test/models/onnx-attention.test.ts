@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOnnxModel, parseOnnxModel } from '../../server/models/onnx-graph.js';
 import { rewriteAttention } from '../../server/models/onnx-attention.js';
-import { withFusedAttention } from '../../server/models/fused-attention-source.js';
+import { withFusedAttention, removeOrphanedFusedAttention } from '../../server/models/fused-attention-source.js';
 import { patchOnnxModel, type TensorReplacement } from '../../server/models/onnx-patch.js';
 import { concat, readVarint } from '../../server/models/protobuf.js';
 import { ModelStore } from '../../server/models/model-store.js';
@@ -131,6 +131,12 @@ describe('fused attention for Optimum exports', () => {
     const x = ra.sample!.data as Float32Array;
     const y = rb.sample!.data as Float32Array;
     expect(Math.max(...x.map((v, i) => Math.abs(v - y[i]!)))).toBeLessThan(1e-5);
+
+    // The folder hard-links the weights: once the model is deleted, it goes too (models API DELETE).
+    expect(await removeOrphanedFusedAttention(cacheDir)).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+    expect(await removeOrphanedFusedAttention(cacheDir)).toBe(1);
+    expect(existsSync(path.dirname(again.path!))).toBe(false);
   }, 60_000);
 
   it('rewrites in-memory (LoRA-patched) sources and leaves non-matching graphs untouched', async () => {
