@@ -7,7 +7,8 @@ import type { NodeRegistry } from '../engine/registry.js';
 import type { Workflow } from '../engine/workflow.js';
 import { isPng, readPngText } from '../image/png-metadata.js';
 import { isWidget, type ComfyEnv, type ComfyPrompt } from './spec.js';
-import { classDef, translatePartial, type Untranslated } from './translate.js';
+import { classDef } from './node-type-classes.js';
+import { translatePartial, type Untranslated } from './translate.js';
 
 interface UiNode {
   id: number | string;

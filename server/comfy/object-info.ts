@@ -3,7 +3,7 @@
 import type { NodeRegistry } from '../engine/registry.js';
 import { COMFY_CLASSES } from './classes.js';
 import type { ComfyClassDef, ComfyEnv, InputDef } from './spec.js';
-import { classForNodeType } from './translate.js';
+import { classForNodeType } from './node-type-classes.js';
 
 export interface ObjectInfo {
   input: { required: Record<string, unknown[]>; optional?: Record<string, unknown[]> };

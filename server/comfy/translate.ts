@@ -3,12 +3,11 @@
 // widget conversion, ranges and lists) and reports in its node_errors shape; then each
 // reachable node is translated (classes.ts, or a maskflow node type used as a class) and
 // the result is validated like any maskflow workflow, problems mapped back to comfy ids.
-import type { AnyNodeDefinition } from '../engine/node.js';
 import type { Problem } from '../engine/errors.js';
 import type { NodeRegistry } from '../engine/registry.js';
 import { validateWorkflow } from '../engine/validate.js';
 import type { Link, Workflow, WorkflowNode } from '../engine/workflow.js';
-import { COMFY_CLASSES } from './classes.js';
+import { classDef } from './node-type-classes.js';
 import {
   ComfyValidationError,
   isLinkValue,
@@ -43,74 +42,6 @@ export interface Translation {
 
 const promptError = (type: string, message: string, details = ''): ComfyValidationError =>
   new ComfyValidationError({ error: { type, message, details, extra_info: {} }, node_errors: {} });
-
-/** maskflow port type -> ComfyUI type name (ComfyUI calls the UNet MODEL). */
-export const comfyTypeOfPort = (t: string): string => (t === 'UNET' ? 'MODEL' : t);
-
-/** A maskflow node type offered as a ComfyUI class (its ports are links, its params widgets). */
-export function classForNodeType(def: AnyNodeDefinition): ComfyClassDef {
-  const required: Record<string, InputDef> = {};
-  const optional: Record<string, InputDef> = {};
-  for (const [name, spec] of Object.entries(def.inputs)) (spec.optional ? optional : required)[name] = { type: comfyTypeOfPort(spec.type), port: true };
-  const props = ((def.params as { properties?: Record<string, Record<string, unknown>> }).properties ?? {}) as Record<string, Record<string, unknown>>;
-  for (const [name, schema] of Object.entries(props)) optional[name] = widgetOfSchema(schema);
-  const outputNames = Object.keys(def.outputs);
-  return {
-    display: def.title,
-    category: `maskflow/${def.type.split('/')[0]}`,
-    description: def.description,
-    required,
-    optional,
-    outputs: outputNames.map((n) => [comfyTypeOfPort(def.outputs[n]!.type), n]),
-    outputNode: def.output === true,
-    async translate(t) {
-      const params: Record<string, unknown> = {};
-      const inputs: Record<string, Link> = {};
-      for (const name of Object.keys(props)) {
-        const v = t.value(name);
-        if (v !== undefined) params[name] = v;
-      }
-      for (const [name, spec] of Object.entries(def.inputs)) {
-        const l = spec.optional ? await t.optionalLink(name) : await t.link(name);
-        if (l) inputs[name] = l;
-      }
-      const id = t.add(def.type, params, inputs);
-      if (def.output) t.markOutput(id, 'output', 'maskflow');
-      return outputNames.map((n) => [id, n] as Link);
-    },
-  };
-}
-
-function widgetOfSchema(s: Record<string, unknown>): InputDef {
-  const base: Record<string, unknown> = {};
-  if (s.default !== undefined) base.default = s.default;
-  if (typeof s.description === 'string') base.tooltip = s.description;
-  const choices = Array.isArray(s.enum)
-    ? (s.enum as unknown[])
-    : Array.isArray(s.anyOf) && (s.anyOf as Array<Record<string, unknown>>).every((x) => 'const' in x)
-      ? (s.anyOf as Array<Record<string, unknown>>).map((x) => x.const)
-      : undefined;
-  if (choices && choices.every((c) => typeof c === 'string')) return { type: 'COMBO', options: () => choices as string[], config: base };
-  const range = { ...(typeof s.minimum === 'number' ? { min: s.minimum } : {}), ...(typeof s.maximum === 'number' ? { max: s.maximum } : {}) };
-  switch (s.type) {
-    case 'integer':
-      return { type: 'INT', config: { ...base, ...range, step: 1 } };
-    case 'number':
-      return { type: 'FLOAT', config: { ...base, ...range, step: 0.01 } };
-    case 'boolean':
-      return { type: 'BOOLEAN', config: base };
-    case 'string':
-      return { type: 'STRING', config: { ...base, multiline: false } };
-    default:
-      return { type: 'JSON', config: base };
-  }
-}
-
-export function classDef(classType: string, registry: NodeRegistry): ComfyClassDef | undefined {
-  if (Object.hasOwn(COMFY_CLASSES, classType)) return COMFY_CLASSES[classType];
-  const def = registry.get(classType);
-  return def ? classForNodeType(def) : undefined;
-}
 
 /** Python's str() of a list, as ComfyUI prints it in value_not_in_list details. */
 const pyList = (xs: readonly unknown[]) => `[${xs.map((x) => (typeof x === 'string' ? `'${x}'` : String(x))).join(', ')}]`;
