@@ -8,6 +8,9 @@
 //   o  = Reshape(Transpose(Reshape(MatMul(p, v3), [B,h,S,D/h]), 0213), [B,S,D])
 //   →  o = MultiHeadAttention(q, k, v; num_heads = h, scale = α)
 //
+// The 4-D layout torch ≥ 2.0 exports from scaled_dot_product_attention is matched by
+// onnx-attention-sdpa.ts.
+//
 // A subgraph is rewritten only when every piece is proven: reshape targets (evaluated from the
 // exported shape arithmetic), transpose perms, softmax axis, constant scale, a zero baddbmm
 // term, and no value inside it used elsewhere. Anything else (masks, other layouts) stays.
@@ -15,6 +18,8 @@ import type { OnnxModel, OnnxNode } from './onnx-graph.js';
 import { fields as fieldsOf } from './protobuf.js';
 import { editGraph, type GraphEdit, type NewNode } from './onnx-graph-edit.js';
 import { constantValues, dimOf, scalarConstant, ShapeEvaluator, symDiv, symMul, type Sym } from './onnx-shape-expr.js';
+import { allowZero, consumerOfType, isFloatCast, onlyConsumer, perm, sameInts, type AttentionMatch } from './onnx-attention-common.js';
+import { SdpaMatcher } from './onnx-attention-sdpa.js';
 
 export interface AttentionRewrite {
   /** The edited model as chunks (see onnx-graph-edit.ts), or undefined when nothing matched. */
@@ -25,31 +30,22 @@ export interface AttentionRewrite {
   left: number;
 }
 
-interface Match {
-  q: string;
-  k: string;
-  v: string;
-  heads: number;
-  scale: number;
-  /** The data-path nodes; the output Reshape is last. */
-  nodes: OnnxNode[];
-}
-
-/** Float element types a Cast inside the pattern may convert between (fp32, fp16, bf16). */
-const FLOAT_TYPES = new Set([1, 10, 16]);
+type Match = AttentionMatch;
 
 export function rewriteAttention(model: OnnxModel): AttentionRewrite {
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of model.nodes) for (const i of n.inputs) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
   const graphOutputs = graphOutputNames(model);
   const index = new Map<OnnxNode, number>(model.nodes.map((n, i) => [n, i]));
-  const matcher = new Matcher(model, consumers, new ShapeEvaluator(model));
+  const shapes = new ShapeEvaluator(model);
+  const matcher = new Matcher(model, consumers, shapes);
+  const sdpa = new SdpaMatcher({ model, consumers }, shapes);
   const edit: GraphEdit = { remove: new Set(), insertAt: new Map(), removedValues: new Set(), opsets: [['com.microsoft', 1]] };
   const removed = new Set<OnnxNode>();
   let rewritten = 0;
   let left = 0;
   for (const softmax of model.nodes.filter((n) => n.opType === 'Softmax')) {
-    const m = matcher.match(softmax);
+    const m = matcher.match(softmax) ?? sdpa.match(softmax);
     const cone = m && removableCone(m, consumers, removed, graphOutputs, model);
     if (!m || !cone) {
       left++;
@@ -68,7 +64,7 @@ export function rewriteAttention(model: OnnxModel): AttentionRewrite {
       inputs: [m.q, m.k, m.v],
       outputs: [out.outputs[0]!],
       ints: { num_heads: m.heads },
-      floats: { scale: m.scale },
+      ...(m.scale === undefined ? {} : { floats: { scale: m.scale } }),
     };
     edit.insertAt.set(index.get(out)!, [mha]);
     rewritten++;
@@ -105,8 +101,8 @@ function removableCone(m: Match, consumers: Map<string, OnnxNode[]>, removed: Se
 
 class Matcher {
   constructor(
-    private readonly model: OnnxModel,
-    private readonly consumers: Map<string, OnnxNode[]>,
+    readonly model: OnnxModel,
+    readonly consumers: Map<string, OnnxNode[]>,
     private readonly shapes: ShapeEvaluator,
   ) {}
 
@@ -117,7 +113,7 @@ class Matcher {
     // Forward: [Cast] → MatMul(p, v3) → output reshapes.
     let probs = softmax;
     let next = this.onlyConsumer(probs);
-    while (next?.opType === 'Cast' && this.isFloatCast(next)) {
+    while (next?.opType === 'Cast' && isFloatCast(next)) {
       nodes.push(next);
       probs = next;
       next = this.onlyConsumer(probs);
@@ -127,7 +123,7 @@ class Matcher {
     nodes.push(pv);
     // Backward: [Cast] ← Add(scaled, zero) ← Mul/Div(MatMul(q3, kᵀ), α).
     let scores = this.producer(softmax.inputs[0]!);
-    while (scores?.opType === 'Cast' && this.isFloatCast(scores)) {
+    while (scores?.opType === 'Cast' && isFloatCast(scores)) {
       nodes.push(scores);
       scores = this.producer(scores.inputs[0]!);
     }
@@ -213,27 +209,16 @@ class Matcher {
     return true;
   }
 
-  private isFloatCast(n: OnnxNode): boolean {
-    return FLOAT_TYPES.has(n.attributes.find((a) => a.name === 'to')?.i ?? -1);
-  }
-
   private producer(value: string): OnnxNode | undefined {
     return this.model.producers.get(value);
   }
 
-  /**
-   * The one consumer of that op type (other consumers, such as the Shape nodes of the exported
-   * size arithmetic, must die with the pattern: removableCone checks).
-   */
   private consumerOfType(n: OnnxNode, opType: string): OnnxNode | undefined {
-    const c = (this.consumers.get(n.outputs[0]!) ?? []).filter((x) => x.opType === opType);
-    return c.length === 1 ? c[0] : undefined;
+    return consumerOfType(this, n, opType);
   }
 
-  /** The single consumer of a single-output node. */
   private onlyConsumer(n: OnnxNode): OnnxNode | undefined {
-    const c = this.consumers.get(n.outputs[0]!) ?? [];
-    return c.length === 1 ? c[0] : undefined;
+    return onlyConsumer(this, n);
   }
 }
 
@@ -257,18 +242,6 @@ function shapeIs(actual: Sym[] | undefined, expected: Sym[], copyOk: boolean[]):
     return false;
   }
   return true;
-}
-
-function perm(n: OnnxNode): number[] | undefined {
-  return n.attributes.find((a) => a.name === 'perm')?.ints;
-}
-
-function allowZero(n: OnnxNode): boolean {
-  return (n.attributes.find((a) => a.name === 'allowzero')?.i ?? 0) !== 0;
-}
-
-function sameInts(a: number[] | undefined, b: number[]): boolean {
-  return !!a && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Names of the graph's outputs (GraphProto.output = 12, ValueInfoProto.name = 1). */

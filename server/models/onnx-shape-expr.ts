@@ -166,9 +166,45 @@ export class ShapeEvaluator {
       case 'Cast':
       case 'Identity':
         return this.vector(n.inputs[0]!, depth + 1);
+      case 'Slice':
+        return this.slicedShape(n, depth);
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Dims of a tensor made by Reshape / Transpose (rank known from the target or perm); an
+   * entry is undefined where the Reshape infers it (-1).
+   */
+  dims(value: string, depth = 0): (Sym | undefined)[] | undefined {
+    if (depth > 24) return undefined;
+    const n = this.model.producers.get(value);
+    if (n?.opType === 'Reshape') {
+      if ((n.attributes.find((a) => a.name === 'allowzero')?.i ?? 0) !== 0) return undefined;
+      return this.vector(n.inputs[1]!, depth + 1)?.map((d, i) => (d === '-1' ? undefined : d === '0' ? dimOf(n.inputs[0]!, i) : d));
+    }
+    if (n?.opType === 'Transpose') {
+      const perm = n.attributes.find((a) => a.name === 'perm')?.ints;
+      if (!perm) return undefined;
+      const inner = this.dims(n.inputs[0]!, depth + 1) ?? perm.map((_, i) => dimOf(n.inputs[0]!, i));
+      return inner.length === perm.length ? perm.map((p) => inner[p]) : undefined;
+    }
+    return undefined;
+  }
+
+  /** Slice(Shape(x), starts, ends) along axis 0 with step 1 (torch's `size(-1)`), where dims(x) knows those dims. */
+  private slicedShape(n: OnnxNode, depth: number): Sym[] | undefined {
+    const shape = this.model.producers.get(n.inputs[0]!);
+    if (shape?.opType !== 'Shape' || shape.attributes.length) return undefined;
+    const dims = this.dims(shape.inputs[0]!, depth + 1);
+    const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => (n.inputs[i] ? constantValues(this.model, n.inputs[i]!) : undefined));
+    if (!dims || starts?.length !== 1 || ends?.length !== 1) return undefined;
+    if (axes && !(axes.length === 1 && (axes[0] === 0 || axes[0] === -1))) return undefined;
+    if (steps && !(steps.length === 1 && steps[0] === 1)) return undefined;
+    const at = (i: number) => Math.min(Math.max(i < 0 ? i + dims.length : i, 0), dims.length);
+    const out = dims.slice(at(starts[0]!), at(ends[0]!));
+    return out.every((d): d is Sym => d !== undefined) ? out : undefined;
   }
 
   /** Gather(Shape(x), i) → "dim(x,i)". */
