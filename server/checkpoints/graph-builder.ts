@@ -5,7 +5,7 @@
 // initializer is an external-data reference to a byte range of the checkpoint file.
 // Field numbers are from onnx.proto.
 import { f32ToF16 } from '../models/half.js';
-import { concat, lenField, stringField, tag, varint, WIRE_I32, WIRE_VARINT } from '../models/protobuf.js';
+import { concat, int64Varint, lenField, stringField, tag, varint, WIRE_I32, WIRE_VARINT } from '../models/protobuf.js';
 
 export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 } as const;
 
@@ -41,19 +41,6 @@ export interface ValueSpec {
   dims: (number | string)[];
 }
 
-/** Signed int64 as a protobuf varint (two's complement for negatives, 10 bytes). */
-function svarint(v: number): Uint8Array {
-  if (v >= 0) return varint(v);
-  let x = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (x >= 0x80n) {
-    out.push(Number(x & 0x7fn) | 0x80);
-    x >>= 7n;
-  }
-  out.push(Number(x));
-  return Uint8Array.from(out);
-}
-
 function f32Bytes(v: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setFloat32(0, v, true);
@@ -64,10 +51,10 @@ function attribute(name: string, v: AttrValue): Uint8Array[] {
   const head = stringField(1, name);
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new Error(`attribute ${name}: use {float} for non-integers`);
-    return lenField(5, [...head, tag(3, WIRE_VARINT), svarint(v), tag(20, WIRE_VARINT), varint(2)]);
+    return lenField(5, [...head, tag(3, WIRE_VARINT), int64Varint(v), tag(20, WIRE_VARINT), varint(2)]);
   }
   if (typeof v === 'string') return lenField(5, [...head, ...stringField(4, v), tag(20, WIRE_VARINT), varint(3)]);
-  if (Array.isArray(v)) return lenField(5, [...head, ...v.flatMap((x) => [tag(8, WIRE_VARINT), svarint(x)]), tag(20, WIRE_VARINT), varint(7)]);
+  if (Array.isArray(v)) return lenField(5, [...head, ...v.flatMap((x) => [tag(8, WIRE_VARINT), int64Varint(x)]), tag(20, WIRE_VARINT), varint(7)]);
   if ('float' in v) return lenField(5, [...head, tag(2, WIRE_I32), f32Bytes(v.float), tag(20, WIRE_VARINT), varint(1)]);
   return lenField(5, [...head, ...v.floats.flatMap((x) => [tag(7, WIRE_I32), f32Bytes(x)]), tag(20, WIRE_VARINT), varint(6)]);
 }

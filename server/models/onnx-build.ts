@@ -1,6 +1,6 @@
 // Writes small ONNX models with the protobuf writer: the merge kernels (merge-kernel.ts) and
 // test models. Dims are numbers or symbolic names (dynamic axes).
-import { concat, lenField, stringField, tag, varintField, WIRE_VARINT } from './protobuf.js';
+import { concat, int64Varint, lenField, stringField, tag, varintField, WIRE_VARINT } from './protobuf.js';
 
 export interface BuildNode {
   name: string;
@@ -11,18 +11,6 @@ export interface BuildNode {
   ints?: Record<string, number>;
   /** Integer-list attributes (e.g. perm). */
   intLists?: Record<string, number[]>;
-}
-
-/** An int64 as protobuf writes it: negative values as 10-byte two's complement varints. */
-function int64(v: number): Uint8Array {
-  let u = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (u >= 0x80n) {
-    out.push(Number(u & 0x7fn) | 0x80);
-    u >>= 7n;
-  }
-  out.push(Number(u));
-  return Uint8Array.from(out);
 }
 
 export interface BuildTensor {
@@ -52,9 +40,9 @@ export function buildModel(opts: { nodes: BuildNode[]; initializers?: BuildTenso
     for (const o of n.outputs) node.push(...stringField(2, o));
     node.push(...stringField(3, n.name), ...stringField(4, n.op));
     // AttributeProto: name = 1, i = 3, ints = 8, type = 20 (INT = 2, INTS = 7).
-    for (const [k, v] of Object.entries(n.ints ?? {})) node.push(...lenField(5, [...stringField(1, k), tag(3, WIRE_VARINT), int64(v), ...varintField(20, 2)]));
+    for (const [k, v] of Object.entries(n.ints ?? {})) node.push(...lenField(5, [...stringField(1, k), tag(3, WIRE_VARINT), int64Varint(v), ...varintField(20, 2)]));
     for (const [k, vs] of Object.entries(n.intLists ?? {}))
-      node.push(...lenField(5, [...stringField(1, k), ...vs.flatMap((v) => [tag(8, WIRE_VARINT), int64(v)]), ...varintField(20, 7)]));
+      node.push(...lenField(5, [...stringField(1, k), ...vs.flatMap((v) => [tag(8, WIRE_VARINT), int64Varint(v)]), ...varintField(20, 7)]));
     graph.push(...lenField(1, node));
   }
   graph.push(...stringField(2, 'maskflow'));

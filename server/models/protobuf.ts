@@ -120,6 +120,19 @@ export function varint(v: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** An int64 as protobuf writes it: negative values as 10-byte two's complement varints. */
+export function int64Varint(v: number): Uint8Array {
+  if (v >= 0) return varint(v);
+  let u = BigInt.asUintN(64, BigInt(v));
+  const out: number[] = [];
+  while (u >= 0x80n) {
+    out.push(Number(u & 0x7fn) | 0x80);
+    u >>= 7n;
+  }
+  out.push(Number(u));
+  return Uint8Array.from(out);
+}
+
 export function tag(field: number, wire: number): Uint8Array {
   return varint(field * 8 + wire);
 }
