@@ -2,15 +2,12 @@
 // layout, fp16, with the standard SDXL 1.0 inpainting architecture: the key list and shapes
 // come from maskflow's own graphs and key maps, so the file is exactly what they read.
 // Streams to disk; memory stays at one 32 MB pool of random halves.
-import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import path from 'node:path';
-import { f32ToF16 } from '../server/models/half.js';
 import { buildClipGraph } from '../server/checkpoints/clip-graph.js';
 import { CLIP_BIGG, CLIP_L, SDXL_BASE_UNET, SDXL_VAE } from '../server/checkpoints/configs.js';
 import { DT } from '../server/checkpoints/graph-builder.js';
 import { buildUnetGraph } from '../server/checkpoints/unet-graph.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from '../server/checkpoints/vae-graph.js';
+import { writeRandomSafetensors } from './random-safetensors.js';
 import { SGM_PREFIX, SgmClipLSource, SgmUnetSource, SgmVaeSource } from '../server/checkpoints/sgm-keys.js';
 
 function sgmLayout(): Map<string, number[]> {
@@ -50,37 +47,6 @@ function sgmLayout(): Map<string, number[]> {
 }
 
 export async function writeRandomSdxlCheckpoint(file: string): Promise<{ path: string; bytes: number; tensors: number }> {
-  const layout = [...sgmLayout()].sort(([a], [b]) => (a < b ? -1 : 1));
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const [k, shape] of layout) {
-    const n = shape.reduce((a, b) => a * b, 1) * 2;
-    header[k] = { dtype: 'F16', shape, data_offsets: [off, off + n] };
-    off += n;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const pad = (8 - (json.length % 8)) % 8;
-  const head = Buffer.concat([Buffer.alloc(8), json, Buffer.alloc(pad, 0x20)]);
-  head.writeBigUInt64LE(BigInt(json.length + pad));
-  // Normal(0, 0.02)-ish halves (Box-Muller), reused cyclically.
-  const pool = new Uint16Array(16 * 2 ** 20);
-  for (let i = 0; i < pool.length; i++) {
-    const u = Math.random() || 1e-9;
-    pool[i] = f32ToF16(0.02 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random()));
-  }
-  const poolBytes = Buffer.from(pool.buffer);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const fh = await open(file, 'w');
-  try {
-    await fh.write(head);
-    let left = off;
-    while (left > 0) {
-      const n = Math.min(left, poolBytes.length);
-      await fh.write(poolBytes, 0, n);
-      left -= n;
-    }
-  } finally {
-    await fh.close();
-  }
-  return { path: file, bytes: head.length + off, tensors: layout.length };
+  const layout = [...sgmLayout()];
+  return { path: file, bytes: await writeRandomSafetensors(file, layout, 'F16'), tensors: layout.length };
 }

@@ -177,32 +177,44 @@ export function toFloat32(raw: Uint8Array, dtype: SafetensorsDtype): Float32Arra
   return out;
 }
 
+/**
+ * The header block of a safetensors file (length prefix + JSON padded to 8 bytes) for tensors
+ * laid out back to back in the given order; the data follows it. For writers that stream the
+ * data (a 7 GB random checkpoint in the bench) and for encodeSafetensors.
+ */
+export function encodeSafetensorsHeader(
+  tensors: Iterable<[string, { dtype: string; shape: number[]; byteLength: number }]>,
+  metadata?: Record<string, string>,
+): { head: Uint8Array; dataBytes: number } {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.byteLength] };
+    off += t.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Pad with spaces so tensor data starts 8-byte aligned, as the reference writer does.
+  const pad = (8 - (json.byteLength % 8)) % 8;
+  const head = new Uint8Array(8 + json.byteLength + pad).fill(0x20, 8 + json.byteLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(json.byteLength + pad), true);
+  head.set(json, 8);
+  return { head, dataBytes: off };
+}
+
 /** Writes a safetensors file image (tests, the bench and fixtures of other formats use it). */
 export function encodeSafetensors(
   tensors: Record<string, { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array | Uint16Array }>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let off = 0;
-  const parts: Uint8Array[] = [];
-  for (const [name, t] of Object.entries(tensors)) {
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes.byteLength] };
-    parts.push(bytes);
-    off += bytes.byteLength;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  // Pad with spaces so tensor data starts 8-byte aligned, as the reference writer does.
-  const head = new Uint8Array(json.byteLength + ((8 - (json.byteLength % 8)) % 8)).fill(0x20);
-  head.set(json);
-  const out = new Uint8Array(8 + head.byteLength + off);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
-  out.set(head, 8);
-  let p = 8 + head.byteLength;
-  for (const b of parts) {
-    out.set(b, p);
-    p += b.byteLength;
+  const entries = Object.entries(tensors).map(([name, t]) => [name, { ...t, byteLength: t.data.byteLength }] as [string, typeof t & { byteLength: number }]);
+  const { head, dataBytes } = encodeSafetensorsHeader(entries, metadata);
+  const out = new Uint8Array(head.byteLength + dataBytes);
+  out.set(head);
+  let p = head.byteLength;
+  for (const [, t] of entries) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), p);
+    p += t.data.byteLength;
   }
   return out;
 }
