@@ -2,6 +2,7 @@
 // functions the latent/* nodes call and the golden replay calls.
 import type { Mask, RgbImage } from '../image/types.js';
 import type { ModelStore } from '../models/model-store.js';
+import type { ModelInfo } from '../models/catalog.js';
 import type { ModelRef } from '../models/refs.js';
 import {
   binarizeMask,
@@ -30,8 +31,7 @@ export function workingSize(store: ModelStore, ref: ModelRef, width: number, hei
 }
 
 /** The model's VAE tile sizes and the configured mode (MASKFLOW_VAE_TILING; default `auto`). */
-export function vaeTilingFor(store: ModelStore, ref: ModelRef): VaeTiling {
-  const info = store.info(ref);
+export function vaeTilingFor(store: ModelStore, info: Pick<ModelInfo, 'vaeTileSampleSize' | 'vaeTileLatentSize'>): VaeTiling {
   return { mode: store.options.inference.vaeTiling ?? 'auto', sizes: { sample: info.vaeTileSampleSize, latent: info.vaeTileLatentSize } };
 }
 
@@ -48,7 +48,7 @@ export async function encodeImage(store: ModelStore, vae: ModelRef, image: RgbIm
   const img = await resizeImage(image, width, height);
   const x = imageToTensor(img);
   const session = await store.getSession(vae, 'vae_encoder');
-  const tiling = vaeTilingFor(store, vae);
+  const tiling = vaeTilingFor(store, info);
   if (encodeNeedsTiling(tiling, height, width)) store.options.logger?.debug({ model: info.name, width, height, tile: tiling.sizes.sample }, 'VAE encode tiled');
   const dist = await vaeEncode(session, x, height, width, tiling);
   const latent: Latent = { width, height, batch: 0, image: dist, scalingFactor: info.vaeScalingFactor, model: info.name };
@@ -107,7 +107,7 @@ export async function decodeLatent(store: ModelStore, vae: ModelRef, latent: Lat
   const session = await store.getSession(vae, 'vae_decoder');
   const h = latent.height / 8;
   const w = latent.width / 8;
-  const tiling = vaeTilingFor(store, vae);
+  const tiling = vaeTilingFor(store, info);
   if (decodeNeedsTiling(tiling, h, w)) store.options.logger?.debug({ model: info.name, width: latent.width, height: latent.height, tile: tiling.sizes.sample }, 'VAE decode tiled');
   const out = await vaeDecode(session, latent.samples, latent.batch, h, w, info.vaeScalingFactor, tiling);
   return { images: tensorToImages(out.data, latent.batch, out.height, out.width), tensor: out.data, width: out.width, height: out.height };

@@ -103,7 +103,7 @@ describe('tiled VAE decode on a real VAE', () => {
   });
 
   it('decodeLatent takes the model\'s tile sizes and the configured mode', async () => {
-    expect(vaeTilingFor(store, ref)).toEqual({ mode: 'auto', sizes: { sample: 1024, latent: 128 } });
+    expect(vaeTilingFor(store, store.info(ref))).toEqual({ mode: 'auto', sizes: { sample: 1024, latent: 128 } });
     const z = smoothLatent(SIDE);
     const viaLatent = await decodeLatent(store, ref, { width: 8 * SIDE, height: 8 * SIDE, batch: 1, samples: z });
     const direct = await vaeDecode(decoder, z, 1, SIDE, SIDE, SF, OFF);
