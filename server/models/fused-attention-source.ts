@@ -1,8 +1,10 @@
 // Session sources of Optimum ONNX components with their exported attention rewritten into
-// MultiHeadAttention (onnx-attention.ts). Only the graph changes; weights never get copied:
-// inline models go to ORT as rewritten bytes, models with external data (a 10 GB UNet) as a
-// folder under the cache dir holding the rewritten model.onnx and hard links to the original
-// weight files (ORT reads external data only next to the model file it loads).
+// MultiHeadAttention (onnx-attention.ts). Only the graph changes. The result is a folder under
+// the cache dir: the rewritten model.onnx, streamed to disk, plus hard links to the original
+// external weight files (a 10 GB UNet is never copied; ORT reads external data only next to the
+// model file it loads). Inline models (a few hundred MB at most: protobuf caps them at 2 GB)
+// carry their weights inside that model.onnx. LoRA-patched sources arrive as bytes and leave as
+// bytes.
 import { createHash } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -73,7 +75,10 @@ export async function withFusedAttention(src: ComponentSource, opts: FusedAttent
   }
   const chunks = rewritten(model, opts);
   if (!chunks) return src;
-  if (!external) return { ...src, bytes: concat(chunks) };
+  // Without a cache dir (tests' stores) an inline model goes to ORT as bytes. With one, inline
+  // models are written once too: the rewritten graph is streamed to disk, never concatenated
+  // into a second in-memory copy, and later sessions (after an eviction) load the file.
+  if (!opts.cacheDir) return { ...src, bytes: concat(chunks) };
   await materialize(model, chunks, path.join(opts.cacheDir!, key), src.path);
   await pruneStale(opts.cacheDir!, key);
   return { ...src, path: cached };

@@ -139,6 +139,18 @@ describe('fused attention for Optimum exports', () => {
     expect(existsSync(path.dirname(again.path!))).toBe(false);
   }, 60_000);
 
+  it('writes a rewritten inline model once to the cache dir; later sessions load that file', async () => {
+    const cacheDir = path.join(tmp, 'inline-cache');
+    const first = await withFusedAttention({ path: file('vae_decoder') }, { cacheDir, label: 'vae_decoder' });
+    expect(first.bytes).toBeUndefined();
+    expect(first.path).toMatch(new RegExp(`^${cacheDir}`));
+    expect((await withFusedAttention({ path: file('vae_decoder') }, { cacheDir, label: 'vae_decoder' })).path).toBe(first.path);
+    const feeds = { latent_sample: new ort.Tensor('float32', randn(4 * 8 * 8, rng(5)), [1, 4, 8, 8]) };
+    const [ra, rb] = [await (await ort.InferenceSession.create(file('vae_decoder'), opts)).run(feeds), await (await ort.InferenceSession.create(first.path!, opts)).run(feeds)];
+    const y = rb.sample!.data as Float32Array;
+    expect(Math.max(...(ra.sample!.data as Float32Array).map((v, i) => Math.abs(v - y[i]!)))).toBeLessThan(1e-5);
+  }, 60_000);
+
   it('rewrites in-memory (LoRA-patched) sources and leaves non-matching graphs untouched', async () => {
     const bytes = new Uint8Array(readFileSync(file('unet')));
     const fused = await withFusedAttention({ bytes, externalData: [], sizeBytes: 1 }, { label: 'unet' });
