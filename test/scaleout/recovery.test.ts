@@ -3,7 +3,7 @@
 // and the internal output endpoint's guards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
-import { api, REAL_NODES, startTestServer, tempDir, until, type TestServer } from '../server/helpers.js';
+import { api, finishedRun, REAL_NODES, startTestServer, tempDir, until, type TestServer } from '../server/helpers.js';
 import { dataUriBytes, testInputs } from '../server/inpaint-helpers.js';
 import { freePort, logsWith, startRedis, startWorker, stopAllWorkers, type TestRedis } from './helpers.js';
 
@@ -38,11 +38,7 @@ afterAll(async () => {
 });
 
 const runOf = async (id: string) => (await api(server!, 'GET', `/v1/runs/${id}`, undefined, auth)).body;
-const finished = (id: string, timeoutMs = 60_000) =>
-  until(async () => {
-    const r = await runOf(id);
-    return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-  }, timeoutMs, 100);
+const finished = (id: string, timeoutMs = 60_000) => finishedRun(server!, id, { timeoutMs, headers: auth, everyMs: 100 });
 const longInpaint = async () =>
   (
     await api(

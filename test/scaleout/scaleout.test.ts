@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { decodeFrame } from '../../server/ws/protocol.js';
-import { api, connectWs, REAL_NODES, startTestServer, until, type TestServer } from '../server/helpers.js';
+import { api, finishedRun, connectWs, REAL_NODES, startTestServer, until, type TestServer } from '../server/helpers.js';
 import { dataUriBytes, testInputs } from '../server/inpaint-helpers.js';
 import { startRedis, startWorker, stopAllWorkers, type TestRedis, type TestWorker } from './helpers.js';
 
@@ -32,11 +32,7 @@ afterAll(async () => {
 });
 
 const runStatus = async (id: string) => (await api(server, 'GET', `/v1/runs/${id}`)).body;
-const finished = (id: string, timeoutMs = 60_000) =>
-  until(async () => {
-    const r = await runStatus(id);
-    return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-  }, timeoutMs, 100);
+const finished = (id: string, timeoutMs = 60_000) => finishedRun(server, id, { timeoutMs, everyMs: 100 });
 const inpaint = (steps: number) =>
   api(server, 'POST', '/v1/queue/inpaint', { prompt: 'a red apple', image_url: uploads.image, mask_url: uploads.mask, num_inference_steps: steps, strength: 1, format: 'png', seed: 1 });
 const classicalFill = () => api(server, 'POST', '/v1/workflows/classical-fill/runs', { inputs: { image: uploads.image, mask: uploads.mask } });

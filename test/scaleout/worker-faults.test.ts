@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { WORKER_KEY_PREFIX } from '../../server/queue/remote-protocol.js';
-import { api, REAL_NODES, startTestServer, tempDir, until, type TestServer } from '../server/helpers.js';
+import { api, finishedRun, REAL_NODES, startTestServer, tempDir, until, type TestServer } from '../server/helpers.js';
 import { dataUriBytes, testInputs } from '../server/inpaint-helpers.js';
 import { freePort, logsWith, spawnWorker, startRedis, startWorker, stopAllWorkers, type TestRedis, type TestWorker } from './helpers.js';
 
@@ -41,11 +41,7 @@ afterAll(async () => {
 });
 
 const runOf = async (id: string) => (await api(server!, 'GET', `/v1/runs/${id}`, undefined, auth)).body;
-const finished = (id: string, timeoutMs = 60_000) =>
-  until(async () => {
-    const r = await runOf(id);
-    return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-  }, timeoutMs, 100);
+const finished = (id: string, timeoutMs = 60_000) => finishedRun(server!, id, { timeoutMs, headers: auth, everyMs: 100 });
 const inpaint = async (steps: number) =>
   (
     await api(

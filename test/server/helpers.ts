@@ -85,6 +85,18 @@ export async function until<T>(fn: () => Promise<T | undefined> | T | undefined,
 }
 
 /** A toy workflow: constant -> slow (progress per step) -> sink. */
+/** Waits until a run has ended (succeeded, failed or cancelled) and returns its GET /v1/runs/:id record. */
+export function finishedRun(server: { url: string }, id: string, opts: { timeoutMs?: number; headers?: Record<string, string>; everyMs?: number } = {}) {
+  return until(
+    async () => {
+      const r = (await api(server, 'GET', `/v1/runs/${id}`, undefined, opts.headers)).body;
+      return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+    },
+    opts.timeoutMs ?? 20_000,
+    opts.everyMs ?? 25,
+  );
+}
+
 export function toyWorkflow(steps = 3, ms = 10) {
   return {
     version: 1,

@@ -1,7 +1,7 @@
 // Workflow runs over REST with toy nodes: lifecycle, validation, saved workflows,
 // priority, bounded queue, idempotency and cancellation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startTestServer, toyWorkflow, until, type TestServer } from './helpers.js';
+import { api, finishedRun, startTestServer, toyWorkflow, until, type TestServer } from './helpers.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -11,11 +11,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const finished = (id: string) =>
-  until(async () => {
-    const r = await api(server, 'GET', `/v1/runs/${id}`);
-    return ['succeeded', 'failed', 'cancelled'].includes(r.body.status) ? r.body : undefined;
-  });
+const finished = (id: string) => finishedRun(server, id);
 
 describe('workflow runs', () => {
   it('queues an inline workflow and reports its outputs', async () => {
