@@ -9,7 +9,7 @@ import { deleteInstalled, listInstalled } from '../models/installed.js';
 import { catalogFor } from '../models/catalog.js';
 import { parseRepoRef } from '../models/pull/hub.js';
 import type { PullJob, PullJobs } from '../models/pull/pull-jobs.js';
-import { redactUrl, validateModelName } from '../models/pull/pull.js';
+import { redactUrl, validateModelName } from '../models/pull/names.js';
 import { OPTIONAL_COMPONENTS } from '../models/pull/select-files.js';
 import { baseUrl, type AppDeps } from './context.js';
 import { assertSafeUrl } from './sources.js';

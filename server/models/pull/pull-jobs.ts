@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { NodeError } from '../../engine/errors.js';
 import type { Logger } from '../../log.js';
-import { pullModel, redactUrl, type PullProgress, type PullRequest, type PullResult, type PullSettings } from './pull.js';
+import { redactUrl } from './names.js';
+import { pullModel, type PullProgress, type PullRequest, type PullResult, type PullSettings } from './pull.js';
 
 export type PullStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -6,7 +6,7 @@
 // half-installed model. An interrupted pull run again resumes from the staged bytes.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { NodeError } from '../../engine/errors.js';
@@ -27,6 +27,8 @@ import {
   type PullSource,
 } from './provenance.js';
 import { selectFiles, type PulledFormat } from './select-files.js';
+import { contentDispositionName, nameFromFile, redactUrl, validateModelName } from './names.js';
+import { lockTarget } from './target-lock.js';
 
 export interface PullRequest {
   /** `owner/name[@revision]` on the Hub, or an http(s) URL of a safetensors file. */
@@ -83,54 +85,7 @@ export interface PullResult {
   alreadyInstalled: boolean;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const RESERVED = new Set([CHECKPOINTS_DIR, 'loras', 'embeddings']);
-
-export function validateModelName(name: string, param = 'name'): string {
-  if (!NAME.test(name) || RESERVED.has(name) || name.endsWith('.safetensors'))
-    throw new NodeError('invalid_param', `model name "${name.slice(0, 100)}" must be 1-128 letters, digits, ".", "_" or "-" (not starting with "." and not ${[...RESERVED].join('/')})`, { param });
-  return name;
-}
-
-/** A free-text file name made into a model name. */
-function nameFromFile(file: string): string {
-  const stem = file.replace(/\.(safetensors|ckpt|bin|pt|pth)$/i, '').replace(/\.(fp16|fp32|bf16)$/i, '');
-  const clean = stem.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 128);
-  return clean || 'model';
-}
-
-/** File name from Content-Disposition (RFC 6266: filename* wins over filename). */
-export function contentDispositionName(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
-  if (star) {
-    try {
-      return path.posix.basename(decodeURIComponent(star[2]!.trim().replace(/^"|"$/g, '')));
-    } catch {
-      /* fall back to filename= */
-    }
-  }
-  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))/i.exec(header);
-  const v = plain?.[1]?.replace(/\\(.)/g, '$1') ?? plain?.[2]?.trim();
-  return v ? path.posix.basename(v.replace(/\\/g, '/')) : undefined;
-}
-
 const MAX_HEADER = 100 * 1024 * 1024;
-
-const SECRET_PARAMS = /^(token|api_?key|key|access_?token|auth|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)$/i;
-
-/** A URL as provenance and job views show it: credentials in the query (Civitai's `token=`) and user info removed. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    u.username = '';
-    u.password = '';
-    for (const k of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(k)) u.searchParams.set(k, 'REDACTED');
-    return u.href;
-  } catch {
-    return raw;
-  }
-}
 
 /** The first 9 bytes of a safetensors file: a sane u64 header length, then '{'. */
 function safetensorsPrefix(label: string): (prefix: Buffer) => void {
@@ -339,37 +294,6 @@ function hubConsistency(label: string, commit: string, lfsSha256: string | undef
     if (linked && lfsSha256 && /^[0-9a-f]{64}$/.test(linked) && linked !== lfsSha256)
       throw new NodeError('hub_inconsistent', `${label}: the Hub links sha256 ${linked} but lists ${lfsSha256}; pull again`);
   };
-}
-
-/**
- * One pull at a time per install target, across processes (CLI and server): a lock file beside
- * the staging area holding the owner's pid; a lock whose process is gone is taken over.
- */
-async function lockTarget(lockFile: string, what: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(lockFile, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return () => rm(lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pidAlive(pid))
-        throw new NodeError('pull_in_progress', `another pull into ${what} is running (process ${pid}); wait for it or stop it`, { status: 409 });
-      await rm(lockFile, { force: true });
-    }
-  }
-  throw new NodeError('pull_in_progress', `could not lock ${lockFile}`);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function sameFiles(p: Provenance, files: HubFile[], format: PulledFormat): boolean {
