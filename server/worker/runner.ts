@@ -20,23 +20,23 @@ import { inferenceOptionsFromConfig } from '../models/inference-options.js';
 
 export class JobRunner {
   private readonly running = new Map<string, AbortController>();
-  private readonly releaseMemory: boolean;
 
   private constructor(
     readonly registry: NodeRegistry,
     private readonly executor: Executor,
     private readonly config: Config,
     readonly cache: OutputCache,
+    /** Hand freed memory back after each job (inference-options.ts `releaseMemory`). */
+    private readonly releaseMemory: boolean,
     private readonly services?: { models?: { stats?: () => unknown } },
-  ) {
-    this.releaseMemory = inferenceOptionsFromConfig(config).releaseMemory ?? true;
-  }
+  ) {}
 
   static async create(config: Config, logger: Logger, nodeDirs: string[] = [NODES_DIR]): Promise<JobRunner> {
     const registry = await loadNodes(nodeDirs);
     const cache = new OutputCache(config.outputCacheBytes);
     const services = await createServices(config, logger);
-    if (config.releaseMemory !== false && !canReleaseFreedMemory() && process.platform === 'linux') {
+    const releaseMemory = inferenceOptionsFromConfig(config).releaseMemory !== false;
+    if (releaseMemory && !canReleaseFreedMemory() && process.platform === 'linux') {
       logger.warn({ addon: 'maskflow-heap-trim' }, 'freed memory cannot be handed back after jobs (native/heap-trim not built): RSS stays at the largest job\'s level');
     }
     // A scale-out worker has no shared disk with the API node: its files live there.
@@ -50,7 +50,7 @@ export class JobRunner {
       files,
       log: (level, msg, data) => logger[level]({ ...data }, msg),
     });
-    return new JobRunner(registry, executor, config, cache, services);
+    return new JobRunner(registry, executor, config, cache, releaseMemory, services);
   }
 
   /** Model-pool figures for /health and /metrics (execution provider in use, session loads). */
